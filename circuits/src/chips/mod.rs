@@ -1,0 +1,9 @@
+//! The chips. Each owns its selectors and gates over the shared column pool
+//! ([`crate::columns`]) and documents its constraint equations and why they
+//! are sound; range checks all go through [`range::RangeChip`].
+
+pub mod elementwise;
+pub mod linear;
+pub mod range;
+pub mod relu;
+pub mod rescale;

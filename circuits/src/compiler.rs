@@ -1,0 +1,253 @@
+//! `ModelCircuit`: a quantized model as one halo2 circuit.
+//!
+//! Public instances: one instance column holding every model input value
+//! (flattened, in `model.inputs` order) then every output value (in
+//! `model.outputs` order), each as the field element of the signed integer.
+//! The constraint system depends only on [`CircuitParams`]; the weights enter
+//! as fixed-column assignments in `synthesize`, so they are committed in the
+//! verifying key, which is the model's identity.
+
+use std::sync::Arc;
+
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2curves::bn256::Fr;
+use zkinfer_quantizer::{infer, QuantizedModel};
+
+use crate::config::ModelConfig;
+use crate::error::CircuitError;
+use crate::field::fr_from_i64;
+use crate::graph;
+use crate::params::CircuitParams;
+use crate::plan::{plan_circuit, Layout};
+
+#[derive(Clone, Debug)]
+pub struct ModelCircuit {
+    model: Arc<QuantizedModel>,
+    layout: Layout,
+    params: CircuitParams,
+    witness: Option<Arc<Witness>>,
+}
+
+#[derive(Debug)]
+struct Witness {
+    inputs: Vec<Vec<i64>>,
+    outputs: Vec<Vec<i64>>,
+}
+
+impl ModelCircuit {
+    /// The circuit without a witness, for key generation.
+    pub fn for_keygen(model: Arc<QuantizedModel>) -> Result<Self, CircuitError> {
+        let (layout, params) = plan_circuit(&model)?;
+        Ok(ModelCircuit { model, layout, params, witness: None })
+    }
+
+    /// The circuit proving inference on `inputs` (one vector per model input,
+    /// already quantized). Runs integer inference; its errors (wrong shape, a
+    /// value outside the activation range) are returned as they are.
+    pub fn with_inputs(model: Arc<QuantizedModel>, inputs: Vec<Vec<i64>>) -> Result<Self, CircuitError> {
+        model.validate()?;
+        let trace = infer::run(&model, &inputs)?;
+        let outputs = model.outputs.iter().map(|&id| trace.tensor(id).to_vec()).collect();
+        let mut circuit = Self::for_keygen(model)?;
+        circuit.witness = Some(Arc::new(Witness { inputs, outputs }));
+        Ok(circuit)
+    }
+
+    pub fn model(&self) -> &QuantizedModel {
+        &self.model
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The parameters the constraint system is built from (also what
+    /// `VerifyingKey::read` needs).
+    pub fn params(&self) -> CircuitParams {
+        self.params.clone()
+    }
+
+    /// The public instance column: inputs then outputs. Empty without a witness.
+    pub fn instances(&self) -> Vec<Fr> {
+        match &self.witness {
+            Some(w) => instances_from(&self.model, &w.inputs, &w.outputs),
+            None => Vec::new(),
+        }
+    }
+
+    /// The integer outputs, one vector per model output. Empty without a witness.
+    pub fn outputs(&self) -> Vec<Vec<i64>> {
+        self.witness.as_ref().map_or_else(Vec::new, |w| w.outputs.clone())
+    }
+}
+
+/// The instance column for `inputs` and `outputs` of `model` (inputs then
+/// outputs, flattened, as field elements of the signed integers). Values are
+/// taken as given; a vector whose length differs from its tensor's simply
+/// yields instances the proof will not verify against.
+pub fn instances_from(model: &QuantizedModel, inputs: &[Vec<i64>], outputs: &[Vec<i64>]) -> Vec<Fr> {
+    debug_assert_eq!(inputs.len(), model.inputs.len(), "one vector per model input");
+    debug_assert_eq!(outputs.len(), model.outputs.len(), "one vector per model output");
+    inputs.iter().chain(outputs).flatten().map(|&v| fr_from_i64(v)).collect()
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CircuitParams;
+
+    fn without_witnesses(&self) -> Self {
+        ModelCircuit { witness: None, ..self.clone() }
+    }
+
+    fn params(&self) -> CircuitParams {
+        self.params.clone()
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ModelConfig {
+        ModelConfig::configure(meta, &params)
+    }
+
+    /// halo2 calls `configure_with_params`; this fallback builds the smallest
+    /// valid configuration (see [`CircuitParams::normalized`]).
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        ModelConfig::configure(meta, &CircuitParams::default())
+    }
+
+    fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        let inputs = self.witness.as_ref().map(|w| w.inputs.as_slice());
+        graph::lay_out(&self.model, inputs, &config, &mut layouter).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use halo2_proofs::dev::MockProver;
+    use zkinfer_quantizer::QuantizeError;
+
+    use super::*;
+    use crate::testing::{assert_rejected, test_inputs, test_model, Kind};
+
+    fn mock(circuit: &ModelCircuit, instances: Vec<Fr>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+        MockProver::run(circuit.layout().k, circuit, vec![instances]).expect("synthesis succeeds").verify()
+    }
+
+    #[test]
+    fn honest_inference_verifies() {
+        let model = Arc::new(test_model());
+        for seed in 0..3 {
+            let inputs = test_inputs(seed);
+            let trace = infer::run(&model, &inputs).expect("the test model stays in range");
+            let circuit = ModelCircuit::with_inputs(model.clone(), inputs.clone()).unwrap();
+            let expected: Vec<Vec<i64>> = model.outputs.iter().map(|&o| trace.tensor(o).to_vec()).collect();
+            assert_eq!(circuit.outputs(), expected);
+            assert_eq!(circuit.instances(), instances_from(&model, &inputs, &expected));
+            assert_eq!(mock(&circuit, circuit.instances()), Ok(()), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn wrong_public_output_is_rejected() {
+        let circuit = ModelCircuit::with_inputs(Arc::new(test_model()), test_inputs(1)).unwrap();
+        let mut instances = circuit.instances();
+        *instances.last_mut().unwrap() += Fr::from(1u64);
+        assert_rejected(mock(&circuit, instances), &[Kind::Copy]);
+    }
+
+    #[test]
+    fn wrong_public_input_is_rejected() {
+        let circuit = ModelCircuit::with_inputs(Arc::new(test_model()), test_inputs(1)).unwrap();
+        let mut instances = circuit.instances();
+        instances[3] += Fr::from(1u64);
+        assert_rejected(mock(&circuit, instances), &[Kind::Copy]);
+    }
+
+    #[test]
+    fn instances_are_inputs_then_outputs() {
+        let model = test_model();
+        let instances = instances_from(&model, &[vec![1, -2], vec![3]], &[vec![-4], vec![5, 6]]);
+        let expected: Vec<Fr> = [1i64, -2, 3, -4, 5, 6].iter().map(|&v| fr_from_i64(v)).collect();
+        assert_eq!(instances, expected);
+        let circuit = ModelCircuit::with_inputs(Arc::new(model), test_inputs(0)).unwrap();
+        assert_eq!(circuit.instances().len(), circuit.layout().num_instances);
+        assert_eq!(circuit.layout().num_instances, 8 + 6 + 6 + 6);
+    }
+
+    #[test]
+    fn keygen_circuit_has_no_witness() {
+        let circuit = ModelCircuit::for_keygen(Arc::new(test_model())).unwrap();
+        assert!(circuit.instances().is_empty());
+        assert!(circuit.outputs().is_empty());
+        assert_eq!(circuit.params().k, circuit.layout().k);
+    }
+
+    #[test]
+    fn out_of_range_input_is_a_witness_error() {
+        let mut inputs = test_inputs(0);
+        inputs[0][0] = 5000; // activations are 12-bit: |x| < 2048
+        let err = ModelCircuit::with_inputs(Arc::new(test_model()), inputs).unwrap_err();
+        assert!(matches!(err, CircuitError::Model(QuantizeError::OutOfRange { .. })), "{err}");
+        let err = ModelCircuit::with_inputs(Arc::new(test_model()), vec![vec![0; 8]]).unwrap_err();
+        assert!(matches!(err, CircuitError::Model(QuantizeError::BadInput(_))), "{err}");
+    }
+
+    /// A real SHPLONK proof (not MockProver): keys from the witness-less
+    /// circuit, a verifying key re-read from `CircuitParams` alone, and a
+    /// wrong public output rejected.
+    #[test]
+    fn real_proof_verifies_with_a_vk_rebuilt_from_params() {
+        use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, VerifyingKey};
+        use halo2_proofs::poly::commitment::ParamsProver;
+        use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+        use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
+        use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+        use halo2_proofs::transcript::{
+            Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
+        };
+        use halo2_proofs::SerdeFormat;
+        use halo2curves::bn256::{Bn256, G1Affine};
+        use halo2curves::ff::Field;
+        use rand::SeedableRng;
+        use rand_chacha::ChaCha20Rng;
+
+        let model = Arc::new(test_model());
+        let keygen = ModelCircuit::for_keygen(model.clone()).unwrap();
+        let params = ParamsKZG::<Bn256>::setup(keygen.layout().k, ChaCha20Rng::seed_from_u64(1));
+        let vk = keygen_vk(&params, &keygen).unwrap();
+        let pk = keygen_pk(&params, vk, &keygen).unwrap();
+
+        let circuit = ModelCircuit::with_inputs(model, test_inputs(2)).unwrap();
+        let instances = circuit.instances();
+        let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+            &params,
+            &pk,
+            &[circuit],
+            &[&[&instances]],
+            ChaCha20Rng::seed_from_u64(2),
+            &mut transcript,
+        )
+        .unwrap();
+        let proof = transcript.finalize();
+
+        let mut vk_bytes = Vec::new();
+        pk.get_vk().write(&mut vk_bytes, SerdeFormat::RawBytes).unwrap();
+        let vk = VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(&mut &vk_bytes[..], SerdeFormat::RawBytes, keygen.params())
+            .unwrap();
+        let verify = |instances: &[Fr]| {
+            let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&proof[..]);
+            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+                params.verifier_params(),
+                &vk,
+                SingleStrategy::new(&params),
+                &[&[instances]],
+                &mut transcript,
+            )
+        };
+        assert!(verify(&instances).is_ok());
+        let mut wrong = instances.clone();
+        *wrong.last_mut().unwrap() += Fr::ONE;
+        assert!(verify(&wrong).is_err());
+    }
+}

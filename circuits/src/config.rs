@@ -1,0 +1,45 @@
+//! The circuit configuration: the column pool and every chip over it.
+
+use halo2_proofs::plonk::ConstraintSystem;
+use halo2curves::bn256::Fr;
+
+use crate::chips::elementwise::ElementwiseChip;
+use crate::chips::linear::LinearChip;
+use crate::chips::range::RangeChip;
+use crate::chips::relu::ReluChip;
+use crate::chips::rescale::RescaleChip;
+use crate::columns::Columns;
+use crate::params::CircuitParams;
+
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub columns: Columns,
+    pub range: RangeChip,
+    pub linear: LinearChip,
+    pub rescale: RescaleChip,
+    pub relu: ReluChip,
+    pub elementwise: ElementwiseChip,
+    pub activation_bits: u32,
+}
+
+impl ModelConfig {
+    /// Depends on `params` alone (see [`CircuitParams`]).
+    ///
+    /// Columns: `advice[0]` is the range chip's; the gate columns `g[0..]`
+    /// hold linear (`g[0]` = x, `g[1..=C]` = accumulators), rescale
+    /// (`g[0..3]`), ReLU (`g[0..4]`) and elementwise (`g[0..3]`) rows; fixed
+    /// `f[0..C]` hold weights, `f[0..4]` the elementwise coefficients.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, params: &CircuitParams) -> Self {
+        let params = params.normalized();
+        let lanes = params.advice_columns - 2;
+        let columns = Columns::configure(meta, params.advice_columns, lanes.max(4));
+        let g = columns.gate().to_vec();
+        let f = columns.fixed.clone();
+        let range = RangeChip::configure(meta, columns.lookup(), params.lookup_bits);
+        let linear = LinearChip::configure(meta, g[0], &g[1..=lanes], &f[..lanes]);
+        let rescale = RescaleChip::configure(meta, [g[0], g[1], g[2]], params.scale_bits, params.activation_bits);
+        let relu = ReluChip::configure(meta, [g[0], g[1], g[2], g[3]], params.activation_bits);
+        let elementwise = ElementwiseChip::configure(meta, [g[0], g[1], g[2]], [f[0], f[1], f[2], f[3]]);
+        ModelConfig { columns, range, linear, rescale, relu, elementwise, activation_bits: params.activation_bits }
+    }
+}

@@ -1,0 +1,302 @@
+//! The planner: chooses the number of advice columns and `lookup_bits`, and
+//! from them the smallest `k`, for a model.
+//!
+//! The circuit's height is the taller of its two tracks (see [`crate::rows`]),
+//! the range table (`2^lookup_bits` rows) and the instance column, plus
+//! halo2's blinding rows. The gate track shrinks with more accumulator
+//! columns (only its linear layers change), the range track with a larger
+//! table (only its rows per check change). One measured synthesis
+//! ([`crate::measure`]) records the linear shapes and range-check widths, which
+//! give both heights for every choice; the planner picks the pair with the
+//! smallest estimated prover work, `2^k × (number of committed polynomials)`,
+//! and synthesizes that choice once more to confirm the prediction.
+//!
+//! The planner also checks the bound every soundness argument relies on: each
+//! pre-rescale accumulator stays below `2^ACCUMULATOR_BOUND_BITS ≪ p/2`.
+
+use std::fmt;
+
+use halo2_proofs::plonk::ConstraintSystem;
+use halo2curves::bn256::Fr;
+use serde::{Deserialize, Serialize};
+use zkinfer_quantizer::{Op, QuantizedModel};
+
+use crate::chips::range::{self, MAX_LOOKUP_BITS};
+use crate::chips::linear;
+use crate::config::ModelConfig;
+use crate::error::CircuitError;
+use crate::measure::{measure, Heights};
+use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
+
+/// Most advice columns the planner uses: the EVM verifier grows with every
+/// column and stops fitting in a contract (EIP-170) somewhere past 20.
+pub const MAX_ADVICE_COLUMNS: usize = 16;
+/// Smallest table the planner considers.
+pub const MIN_LOOKUP_BITS: u32 = 4;
+/// Largest circuit the planner produces (`2^26` rows).
+pub const MAX_K: u32 = 26;
+/// Every accumulator and product stays below `2^120` in magnitude: far below
+/// `p/2 ≈ 2^253` (no wrap-around) and within `i128` (witness arithmetic).
+pub const ACCUMULATOR_BOUND_BITS: u32 = 120;
+
+/// The planner's figures for one model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// The circuit has `2^k` rows.
+    pub k: u32,
+    pub lookup_bits: u32,
+    pub advice_columns: usize,
+    /// Fixed columns once keys are generated: coefficient, range and table
+    /// columns plus one per selector (halo2-axiom's `keygen_vk` turns each
+    /// selector into a fixed column; `keygen_vk_custom(.., true)` compresses
+    /// them into fewer, so this is an upper bound).
+    pub fixed_columns: usize,
+    /// Selectors, already counted in `fixed_columns`.
+    pub selectors: usize,
+    pub lookups: usize,
+    /// Rows the circuit needs: the tallest of the gate track, the range track,
+    /// the table and the instance column.
+    pub rows_used: usize,
+    /// Rows available at this `k` (`2^k` minus halo2's blinding rows).
+    pub usable_rows: usize,
+    pub gate_rows: usize,
+    pub range_rows: usize,
+    /// Public values: every input then every output value.
+    pub num_instances: usize,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "k = {} ({} of {} usable rows: gates {}, range checks {}, table 2^{}), {} advice + {} fixed columns, \
+             {} selectors, {} lookup(s), {} public values",
+            self.k,
+            self.rows_used,
+            self.usable_rows,
+            self.gate_rows,
+            self.range_rows,
+            self.lookup_bits,
+            self.advice_columns,
+            self.fixed_columns,
+            self.selectors,
+            self.lookups,
+            self.num_instances
+        )
+    }
+}
+
+/// Plans the circuit of `model`.
+pub fn plan(model: &QuantizedModel) -> Result<Layout, CircuitError> {
+    Ok(plan_circuit(model)?.0)
+}
+
+/// The layout and the parameters the circuit is configured with.
+pub(crate) fn plan_circuit(model: &QuantizedModel) -> Result<(Layout, CircuitParams), CircuitError> {
+    model.validate()?;
+    check_magnitudes(model)?;
+    let params_for = |advice_columns: usize, lookup_bits: u32| CircuitParams {
+        k: 0,
+        lookup_bits,
+        advice_columns,
+        scale_bits: model.scale_bits,
+        activation_bits: model.activation_bits,
+    };
+
+    // One synthesis gives every layout's height: only linear layers depend on
+    // the column count and only range checks on lookup_bits (see `rows`).
+    let (probe_columns, probe_bits) = (MIN_ADVICE_COLUMNS, MIN_LOOKUP_BITS);
+    let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits))?;
+    let linear_rows = |columns: usize| -> usize { demand.linear.iter().map(|&s| linear::rows_needed(s, columns - 2)).sum() };
+    let other_gate_rows = probe.gate - linear_rows(probe_columns);
+    let gate_rows = |columns: usize| other_gate_rows + linear_rows(columns);
+    let range_rows =
+        |bits: u32| -> usize { demand.range_checks.iter().map(|(&b, &n)| n * range::rows_per_check(b, bits)).sum() };
+    if range_rows(probe_bits) != probe.range {
+        return Err(CircuitError::Synthesis("the range track does not match its recorded checks".into()));
+    }
+
+    let num_instances: usize =
+        model.inputs.iter().chain(&model.outputs).map(|&id| model.tensors[id].len()).sum();
+    let need = |columns: usize, bits: u32| gate_rows(columns).max(range_rows(bits)).max(1 << bits).max(num_instances);
+    let mut best: Option<(u128, u32, usize, u32)> = None; // (cost, k, columns, lookup_bits)
+    let mut smallest_need = usize::MAX;
+    for columns in MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS {
+        let cs = constraint_system(&params_for(columns, MIN_LOOKUP_BITS));
+        let reserved = cs.blinding_factors() + 1;
+        let polys = committed_polynomials(&cs);
+        for bits in MIN_LOOKUP_BITS..=MAX_LOOKUP_BITS {
+            let need = need(columns, bits);
+            smallest_need = smallest_need.min(need);
+            let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else { continue };
+            let key = ((polys as u128) << k, k, columns, bits);
+            if best.is_none_or(|b| key < b) {
+                best = Some(key);
+            }
+        }
+    }
+    let Some((_, k, columns, bits)) = best else {
+        return Err(CircuitError::TooLarge { rows: smallest_need, advice_columns: MAX_ADVICE_COLUMNS, max_k: MAX_K });
+    };
+
+    let params = CircuitParams { k, ..params_for(columns, bits) };
+    // The chosen layout, synthesized for real, must be what was predicted.
+    let (actual, _) = measure(model, &params)?;
+    if actual != (Heights { gate: gate_rows(columns), range: range_rows(bits) }) {
+        return Err(CircuitError::Synthesis(format!(
+            "the layout uses {actual:?} rows, the planner predicted gate {} and range {}",
+            gate_rows(columns),
+            range_rows(bits)
+        )));
+    }
+    let cs = constraint_system(&params);
+    let layout = Layout {
+        k,
+        lookup_bits: bits,
+        advice_columns: cs.num_advice_columns(),
+        fixed_columns: cs.num_fixed_columns() + cs.num_selectors(),
+        selectors: cs.num_selectors(),
+        lookups: cs.lookups().len(),
+        rows_used: need(columns, bits),
+        usable_rows: (1usize << k) - (cs.blinding_factors() + 1),
+        gate_rows: actual.gate,
+        range_rows: actual.range,
+        num_instances,
+    };
+    Ok((layout, params))
+}
+
+fn constraint_system(params: &CircuitParams) -> ConstraintSystem<Fr> {
+    let mut cs = ConstraintSystem::default();
+    ModelConfig::configure(&mut cs, params);
+    cs
+}
+
+/// Polynomials the prover commits to or evaluates over the extended domain:
+/// advice and fixed columns (selectors included), 3 per lookup, and the
+/// permutation products (one per `degree − 2` columns in the permutation).
+fn committed_polynomials(cs: &ConstraintSystem<Fr>) -> usize {
+    let chunk = cs.degree().saturating_sub(2).max(1);
+    cs.num_advice_columns()
+        + cs.num_fixed_columns()
+        + cs.num_selectors()
+        + 3 * cs.lookups().len()
+        + cs.permutation().get_columns().len().div_ceil(chunk)
+}
+
+/// Smallest `k <= MAX_K` with `2^k >= rows` and `2^k >= minimum_rows`.
+fn smallest_k(rows: usize, minimum_rows: usize) -> Option<u32> {
+    let rows = rows.max(minimum_rows);
+    (1..=MAX_K).find(|&k| (1usize << k) >= rows)
+}
+
+/// Bounds every pre-rescale value by `2^ACCUMULATOR_BOUND_BITS`, given that
+/// activations are below `2^(B−1)` in magnitude.
+fn check_magnitudes(model: &QuantizedModel) -> Result<(), CircuitError> {
+    let act = 1u128 << (model.activation_bits - 1);
+    let limit = 1u128 << ACCUMULATOR_BOUND_BITS;
+    let bits = |v: u128| 128 - v.leading_zeros();
+    for node in &model.nodes {
+        let worst = match &node.op {
+            Op::Linear { in_features, out_features, weight, bias } => (0..*out_features)
+                .map(|j| {
+                    let dot = (0..*in_features).fold(0u128, |s, k| {
+                        s.saturating_add((weight[k * out_features + j].unsigned_abs() as u128).saturating_mul(act))
+                    });
+                    dot.saturating_add(bias.as_ref().map_or(0, |b| b[j].unsigned_abs() as u128))
+                })
+                .max()
+                .unwrap_or(0),
+            Op::MulConst { constant } => {
+                constant.iter().map(|c| c.unsigned_abs() as u128).max().unwrap_or(0).saturating_mul(act)
+            }
+            Op::Mul => act * act,
+            Op::AddConst { constant } | Op::ConstSub { constant } => {
+                constant.iter().map(|c| c.unsigned_abs() as u128).max().unwrap_or(0) + act
+            }
+            Op::Add | Op::Sub | Op::Relu | Op::Reshape => 2 * act,
+        };
+        if worst >= limit {
+            return Err(CircuitError::Overflow {
+                node: node.name.clone(),
+                op: node.op.kind(),
+                bits: bits(worst),
+                limit: ACCUMULATOR_BOUND_BITS,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use zkinfer_quantizer::{Node, QuantizeError, TensorInfo};
+
+    use super::*;
+    use crate::testing::test_model;
+
+    fn params(advice_columns: usize, lookup_bits: u32) -> CircuitParams {
+        CircuitParams { k: 0, lookup_bits, advice_columns, scale_bits: 4, activation_bits: 12 }
+    }
+
+    #[test]
+    fn small_model_fits_a_small_circuit() {
+        let layout = plan(&test_model()).unwrap();
+        assert!(layout.k <= 12, "{layout}");
+        assert!(layout.rows_used <= layout.usable_rows, "{layout}");
+        assert!(1usize << layout.lookup_bits <= layout.rows_used, "{layout}");
+        assert!(layout.gate_rows <= layout.rows_used && layout.range_rows <= layout.rows_used, "{layout}");
+        assert_eq!(layout.lookups, 1);
+        assert!((MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS).contains(&layout.advice_columns));
+        assert_eq!(layout.num_instances, 8 + 6 + 6 + 6);
+        assert!(layout.to_string().starts_with(&format!("k = {}", layout.k)));
+    }
+
+    #[test]
+    fn measured_rows_match_the_chips_layout() {
+        let model = test_model();
+        // Gate track with 3 accumulators: inputs 14; fc1 2·2·5 + rescale 12;
+        // relu 12; fc2 2·1·7 + rescale 6; add_const, const_sub 6 each; mul 6 +
+        // rescale 6; mul_const 6 + rescale 6; add, sub 6 each.
+        let (h, _) = measure(&model, &params(5, 4)).unwrap();
+        assert_eq!(h.gate, 14 + 20 + 12 + 12 + 14 + 6 + 6 + 6 + 6 + 6 + 6 + 6 + 6 + 6);
+        // Range track: 80 signed 12-bit checks (14 inputs, 30 rescaled outputs,
+        // 12 ReLU, 24 elementwise outputs) and 30 4-bit remainders.
+        let rows = |bits: u32, l: u32| bits.div_ceil(l) as usize + usize::from(!bits.is_multiple_of(l));
+        for l in [3, 4, 5, 12] {
+            assert_eq!(measure(&model, &params(5, l)).unwrap().0.range, 80 * rows(12, l) + 30 * rows(4, l), "L = {l}");
+        }
+        // More accumulators shorten only the linear layers: fc1 needs one block of 6.
+        assert_eq!(measure(&model, &params(8, 4)).unwrap().0.gate, h.gate - 2 * 5);
+    }
+
+    #[test]
+    fn oversized_weights_are_rejected() {
+        // 2^18 products of 2^39 × (2^63 − 1), plus a bias of 2^63 − 1, reach 2^120.
+        let n = 1 << 18;
+        let mut model = test_model();
+        model.activation_bits = 40;
+        model.tensors = vec![
+            TensorInfo { name: "x".into(), shape: vec![n], calibrated_max_abs: 1.0 },
+            TensorInfo { name: "y".into(), shape: vec![1], calibrated_max_abs: 1.0 },
+        ];
+        model.inputs = vec![0];
+        model.outputs = vec![1];
+        model.nodes = vec![Node {
+            name: "huge".into(),
+            onnx_op: "Gemm".into(),
+            op: Op::Linear { in_features: n, out_features: 1, weight: vec![i64::MAX; n], bias: Some(vec![i64::MAX]) },
+            inputs: vec![0],
+            output: 1,
+        }];
+        let err = plan(&model).unwrap_err();
+        assert!(matches!(err, CircuitError::Overflow { ref node, .. } if node == "huge"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_model_is_an_error() {
+        let mut model = test_model();
+        model.nodes[0].inputs = vec![11];
+        assert!(matches!(plan(&model), Err(CircuitError::Model(QuantizeError::BadZkq(_)))));
+    }
+}

@@ -1,0 +1,68 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+use zkinfer_gpu::{Backend, BackendChoice};
+use crate::bundled;
+use crate::keys::VerifyingKeyFile;
+use crate::pipeline::{print_figures, run_bundled};
+use crate::progress::Progress;
+use crate::report::print_outputs;
+use crate::srs::insecure_warning;
+use crate::tamper;
+use crate::verify::verify;
+
+use super::CliResult;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Where to write the demo's files (model, keys, proof).
+    #[arg(long, default_value = "zkinfer-demo")]
+    dir: PathBuf,
+    /// Which bundled model (see `zkinfer bench --list`).
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    /// auto, cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    backend: String,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let bundled = bundled::by_name(&a.model).ok_or_else(|| format!("no bundled model '{}'", a.model))?;
+    let backend = Backend::select(a.backend.parse::<BackendChoice>()?)?;
+    println!("zkinfer demo: {} — {}", bundled.name, bundled.description);
+    println!("files in {}/\n", a.dir.display());
+    eprintln!("{}", insecure_warning());
+    let progress = Progress::spinner("demo");
+    let run = run_bundled(bundled, &a.dir, backend, &progress)?;
+    progress.finish();
+
+    println!("== 1. quantize ({} -> {})", run.artifacts.onnx.display(), run.artifacts.zkq.display());
+    print!("{}", run.report);
+    println!("\n== 2. setup (dev SRS, k = {})", run.figures.layout.k);
+    println!("{}", run.figures.layout);
+    println!("\n== 3. prove ({})", run.artifacts.proof.display());
+    print_outputs(&run.model, &run.outputs, Some(&run.reference), &mut std::io::stdout())?;
+
+    println!("\n== 4. verify");
+    let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk"))?;
+    verify(&vk.view(), &run.proof)?;
+    println!("  valid proof                     -> accepted");
+    let mut all_rejected = true;
+    for (what, bad) in [
+        ("one proof byte flipped", tamper::flip_proof_byte(&run.proof)),
+        ("a public input changed", tamper::change_input(&run.proof)),
+        ("a public output changed", tamper::change_output(&run.proof)),
+    ] {
+        let rejected = verify(&vk.view(), &bad).is_err();
+        all_rejected &= rejected;
+        println!("  {what:<31} -> {}", if rejected { "rejected" } else { "ACCEPTED (soundness bug!)" });
+    }
+
+    println!("\n== figures");
+    print_figures(&[&run.figures], &mut std::io::stdout())?;
+    println!("\n(on-chain verification in an embedded EVM is not part of this build yet)");
+    if !all_rejected {
+        return Ok(2);
+    }
+    Ok(0)
+}

@@ -1,0 +1,77 @@
+//! Subcommands, one file each. `run` returns the process exit code; every
+//! error is a message, never a panic.
+
+mod bench;
+mod demo;
+mod prove;
+mod quantize;
+mod setup;
+mod srs;
+mod verify;
+
+
+use clap::{Parser, Subcommand};
+
+/// The process exit code, or an error that `main` prints (exit code 1).
+pub type CliResult = Result<u8, Box<dyn std::error::Error>>;
+
+/// zkinfer: prove that an ML model's output came from a specific quantized
+/// model on a specific input (halo2, KZG on BN254), and verify such proofs.
+///
+/// The usual path: quantize -> srs -> setup -> prove -> verify.
+/// `zkinfer demo` runs all of it on a bundled model.
+#[derive(Parser)]
+#[command(name = "zkinfer", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn an ONNX model into a fixed-point model (.zkq) and print the accuracy report.
+    Quantize(quantize::Args),
+    /// Make (insecure, for testing) or import (from a ceremony) a KZG structured reference string.
+    #[command(subcommand)]
+    Srs(srs::Command),
+    /// Build the circuit for a .zkq and write its proving key, verifying key and settings.
+    Setup(setup::Args),
+    /// Run the model on an input and prove the result.
+    Prove(prove::Args),
+    /// Check a proof against a verifying key. Exit code 0 only for a valid proof.
+    Verify(verify::Args),
+    /// Everything above on a bundled model, in one command.
+    Demo(demo::Args),
+    /// Measure setup, prove and verify on the bundled models and print the figures.
+    Bench(bench::Args),
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Quantize(a) => quantize::run(a),
+        Command::Srs(c) => srs::run(c),
+        Command::Setup(a) => setup::run(a),
+        Command::Prove(a) => prove::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// Entry point of the `zkinfer` binary: parse, run, print errors with their
+/// causes, and exit with a non-zero code on any failure.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            std::process::ExitCode::from(1)
+        }
+    }
+}

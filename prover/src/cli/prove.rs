@@ -1,0 +1,67 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+use zkinfer_gpu::{Backend, BackendChoice};
+use crate::keys::ProvingKeyFile;
+use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
+use crate::progress::Progress;
+use crate::prove::prove;
+use crate::report::print_outputs;
+use crate::srs::insecure_warning;
+use zkinfer_quantizer::{inputs, reference::FloatReference, QuantizedModel};
+
+use super::CliResult;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// The quantized model (.zkq) the keys were made for.
+    model: PathBuf,
+    /// The proving key (`pk` from `zkinfer setup`).
+    #[arg(long)]
+    pk: PathBuf,
+    /// The input (JSON: {"input": [...]}).
+    #[arg(long)]
+    input: PathBuf,
+    /// The proof file to write.
+    #[arg(short, long, default_value = "proof.json")]
+    output: PathBuf,
+    /// The float ONNX model, to print its output next to the proved one.
+    #[arg(long)]
+    onnx: Option<PathBuf>,
+    /// auto (GPU if built with CUDA and present, else CPU), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    backend: String,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let backend = Backend::select(a.backend.parse::<BackendChoice>()?)?;
+    let model = QuantizedModel::load(&a.model)?;
+    let real_inputs = inputs::load_input(&a.input)?;
+    // Out-of-range inputs are reported here, naming the tensor, before any proving.
+    let q_inputs = inputs::quantize_inputs(&model, &real_inputs)?;
+    let reference = match &a.onnx {
+        Some(p) => Some(FloatReference::load(p)?.run(&real_inputs)?),
+        None => None,
+    };
+    reset_peak_rss();
+    let loading = Progress::spinner("prove");
+    loading.stage("loading the proving key");
+    let pk = ProvingKeyFile::load(&a.pk)?;
+    if pk.header.srs_insecure {
+        eprintln!("{}", insecure_warning());
+    }
+    let out = prove(&model, &pk, q_inputs, backend, &loading)?;
+    loading.finish();
+    out.proof.save(&a.output)?;
+    print_outputs(&model, &out.outputs, reference.as_deref(), &mut std::io::stdout())?;
+    let bytes = out.proof.proof_bytes()?.len();
+    println!(
+        "proved in {:.2} s on {backend}, peak memory {}, proof {} ({} public values) -> {}",
+        out.elapsed.as_secs_f64(),
+        peak_rss_human(),
+        human_bytes(bytes as u64),
+        out.proof.instances.len(),
+        a.output.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,49 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+use zkinfer_circuits::plan;
+use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
+use crate::progress::Progress;
+use crate::setup::{estimated_memory_bytes, setup, write_keys};
+use crate::srs::{insecure_warning, Srs};
+use zkinfer_quantizer::QuantizedModel;
+
+use super::CliResult;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// The quantized model (from `zkinfer quantize`).
+    model: PathBuf,
+    /// SRS file (from `zkinfer srs dev` or `zkinfer srs import`) with k at least the circuit's.
+    #[arg(long)]
+    srs: PathBuf,
+    /// Directory for `pk`, `vk` and `settings.json`.
+    #[arg(short, long, default_value = "keys")]
+    output: PathBuf,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let model = QuantizedModel::load(&a.model)?;
+    let layout = plan(&model)?;
+    println!("model {} (id {})", model.name, &model.id()[..16]);
+    println!("{layout}");
+    println!("estimated peak memory for setup: ~{}", human_bytes(estimated_memory_bytes(&layout)));
+    let srs = Srs::load(&a.srs)?;
+    if srs.is_insecure() {
+        eprintln!("{}", insecure_warning());
+    }
+    reset_peak_rss();
+    let progress = Progress::spinner("setup");
+    let out = setup(&model, &srs, &progress)?;
+    progress.stage("writing keys");
+    write_keys(&out, &a.output)?;
+    progress.finish();
+    println!(
+        "setup done in {:.2} s, peak memory {}; keys in {}/ (pk, vk, settings.json), vk id {}",
+        out.elapsed.as_secs_f64(),
+        peak_rss_human(),
+        a.output.display(),
+        &out.vk.header.vk_id[..16]
+    );
+    Ok(0)
+}

@@ -1,0 +1,23 @@
+//! zkinfer's prover: keys, proofs and their verification, and the CLI's steps.
+//!
+//! Proofs are KZG (BN254) with SHPLONK multi-opening and snark-verifier's
+//! Keccak `EvmTranscript`, so a proof verifies natively here and, unchanged,
+//! in the generated Solidity verifier.
+
+pub mod container;
+pub mod error;
+pub mod keys;
+pub mod measure;
+pub mod pipeline;
+pub mod progress;
+pub mod report;
+pub mod bundled;
+pub mod cli;
+pub mod proof_file;
+pub mod prove;
+pub mod setup;
+pub mod tamper;
+pub mod srs;
+pub mod verify;
+
+pub use error::ProverError;

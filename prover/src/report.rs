@@ -1,0 +1,35 @@
+//! Human-readable output shared by the CLI, the demo and the bench.
+
+use std::io::Write;
+
+use zkinfer_quantizer::{fixed::dequantize, QuantizedModel};
+
+/// Prints each output value dequantized, next to the float reference when
+/// one is given, with the largest absolute difference.
+pub fn print_outputs(
+    model: &QuantizedModel,
+    outputs: &[Vec<i64>],
+    reference: Option<&[Vec<f64>]>,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    for (i, (&id, out)) in model.outputs.iter().zip(outputs).enumerate() {
+        let name = &model.tensors[id].name;
+        writeln!(w, "output '{name}' {:?}:", model.tensors[id].shape)?;
+        let float = reference.and_then(|r| r.get(i));
+        let mut max_err: f64 = 0.0;
+        for (j, &q) in out.iter().enumerate() {
+            let v = dequantize(q, model.scale_bits);
+            match float.and_then(|f| f.get(j)) {
+                Some(&f) => {
+                    max_err = max_err.max((v - f).abs());
+                    writeln!(w, "  [{j:>3}] proved {v:>12.6}   float {f:>12.6}   diff {:>9.2e}", (v - f).abs())?;
+                }
+                None => writeln!(w, "  [{j:>3}] proved {v:>12.6}")?,
+            }
+        }
+        if float.is_some() {
+            writeln!(w, "  max |proved - float| = {max_err:.3e}")?;
+        }
+    }
+    Ok(())
+}

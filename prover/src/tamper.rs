@@ -1,0 +1,32 @@
+//! Tampered copies of a proof file, for the demo's and the tests' soundness
+//! checks: each must be rejected by `verify`.
+
+use halo2curves::bn256::Fr;
+
+use crate::proof_file::{fr_from_decimal, fr_to_decimal, ProofFile};
+
+/// One byte of the proof flipped (in the middle, inside a commitment or evaluation).
+pub fn flip_proof_byte(p: &ProofFile) -> ProofFile {
+    let mut bytes = p.proof_bytes().expect("a proof made by zkinfer is valid hex");
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    ProofFile { proof: format!("0x{}", hex::encode(bytes)), ..p.clone() }
+}
+
+/// Public instance `index` increased by one.
+pub fn bump_instance(p: &ProofFile, index: usize) -> ProofFile {
+    let mut q = p.clone();
+    let v = fr_from_decimal(&q.instances[index]).expect("a proof made by zkinfer has valid instances");
+    q.instances[index] = fr_to_decimal(&(v + Fr::one()));
+    q
+}
+
+/// The first public input changed.
+pub fn change_input(p: &ProofFile) -> ProofFile {
+    bump_instance(p, 0)
+}
+
+/// The last public output changed.
+pub fn change_output(p: &ProofFile) -> ProofFile {
+    bump_instance(p, p.instances.len() - 1)
+}

@@ -1,0 +1,64 @@
+//! Native verification of a proof file against a verifying key.
+
+use halo2_proofs::{
+    plonk::{verify_proof, VerifyingKey},
+    poly::kzg::{
+        commitment::{KZGCommitmentScheme, ParamsKZG},
+        multiopen::VerifierSHPLONK,
+        strategy::SingleStrategy,
+    },
+    transcript::TranscriptReadBuffer,
+};
+use halo2curves::bn256::{Bn256, G1Affine};
+use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
+
+use crate::error::ProverError;
+use crate::keys::KeyHeader;
+use crate::proof_file::ProofFile;
+
+/// What verification needs from a key file (borrowed, so a proving key file
+/// can verify its own proofs without a copy).
+pub struct VerifierView<'a> {
+    pub header: &'a KeyHeader,
+    pub params: &'a ParamsKZG<Bn256>,
+    pub vk: &'a VerifyingKey<G1Affine>,
+}
+
+/// Ok only for a valid proof of these instances under this key. The metadata
+/// checks come first only to explain a mismatch; soundness rests on the
+/// cryptographic check, which always runs.
+pub fn verify(key: &VerifierView<'_>, proof: &ProofFile) -> Result<(), ProverError> {
+    if proof.model_id != key.header.model_id {
+        return Err(ProverError::WrongModel {
+            proof_model: proof.model_id.clone(),
+            key_model: key.header.model_id.clone(),
+        });
+    }
+    if proof.vk_id != key.header.vk_id {
+        return Err(ProverError::WrongKey { proof_vk: proof.vk_id.clone(), key_vk: key.header.vk_id.clone() });
+    }
+    let instances = proof.instance_values()?;
+    if instances.len() != key.header.num_instances {
+        return Err(ProverError::InstanceCount { got: instances.len(), expected: key.header.num_instances });
+    }
+    let bytes = proof.proof_bytes()?;
+    // halo2 reports malformed proofs as errors, but a verifier must never
+    // crash on attacker-supplied bytes: treat any panic as a rejection.
+    let accepted = std::panic::catch_unwind(|| {
+        let mut transcript = EvmTranscript::<G1Affine, _, _, _>::init(bytes.as_slice());
+        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+            key.params,
+            key.vk,
+            SingleStrategy::new(key.params),
+            &[&[instances.as_slice()]],
+            &mut transcript,
+        )
+        .is_ok()
+    })
+    .unwrap_or(false);
+    if accepted {
+        Ok(())
+    } else {
+        Err(ProverError::Invalid)
+    }
+}

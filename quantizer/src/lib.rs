@@ -1,0 +1,84 @@
+//! From a float model (ONNX) to a fixed-point integer model (`.zkq`) that the
+//! circuits prove, with calibration and an accuracy report.
+//!
+//! Pipeline of [`quantize_onnx`]: [`onnx`] imports the file into a
+//! [`float_graph::FloatGraph`]; evaluating it on calibration samples gives
+//! every tensor's range; [`calibrate`] picks the scale; [`quantize`] builds
+//! the [`QuantizedModel`]; [`report`] compares it with the file run by tract
+//! ([`reference`]).
+
+pub mod calibrate;
+pub mod error;
+pub mod error_bound;
+pub mod fixed;
+pub mod float_graph;
+pub mod infer;
+pub mod inputs;
+pub mod model;
+pub mod onnx;
+pub mod quantize;
+pub mod reference;
+pub mod report;
+
+use std::path::Path;
+
+pub use error::QuantizeError;
+pub use model::{Node, Op, QuantizedModel, TensorId, TensorInfo};
+pub use report::AccuracyReport;
+
+/// Knobs of [`quantize_onnx`]; see [`calibrate`] for how they set the scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizeOptions {
+    /// Signed width of every activation, as the circuits range-check it.
+    pub activation_bits: u32,
+    /// Head room factor over the calibrated ranges (>= 1).
+    pub margin: f64,
+    /// Force this scale instead of choosing the largest that fits.
+    pub scale_bits: Option<u32>,
+    /// Model name in the `.zkq`; default: the file's stem.
+    pub name: Option<String>,
+}
+
+impl Default for QuantizeOptions {
+    fn default() -> Self {
+        QuantizeOptions {
+            activation_bits: 16,
+            margin: 2.0,
+            scale_bits: None,
+            name: None,
+        }
+    }
+}
+
+/// Imports, calibrates on `samples` (each one flat tensor per model input;
+/// see [`inputs::random_samples`] when the user has none) and quantizes an
+/// ONNX model, and reports its accuracy against tract on the same samples.
+pub fn quantize_onnx(
+    path: &Path,
+    samples: &[Vec<Vec<f64>>],
+    opts: &QuantizeOptions,
+) -> Result<(QuantizedModel, AccuracyReport), QuantizeError> {
+    calibrate::check_options(opts.activation_bits, opts.margin)?;
+    let graph = onnx::load_onnx(path)?;
+    if samples.is_empty() {
+        return Err(QuantizeError::Calibration(
+            "no calibration samples (inputs::random_samples makes some)".into(),
+        ));
+    }
+    let max_abs = graph.observe_ranges(samples)?;
+    let scale_bits = match opts.scale_bits {
+        Some(s) => {
+            calibrate::check_scale_bits(&graph, &max_abs, s, opts.activation_bits, opts.margin)?
+        }
+        None => calibrate::choose_scale_bits(&graph, &max_abs, opts.activation_bits, opts.margin)?,
+    };
+    let name = opts.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map_or_else(|| graph.name.clone(), |s| s.to_string_lossy().into_owned())
+    });
+    let model =
+        quantize::quantize_graph(&graph, &max_abs, scale_bits, opts.activation_bits, &name)?;
+    let reference = reference::FloatReference::load(path)?;
+    let report = AccuracyReport::build(&graph, &model, &reference, samples, opts.margin)?;
+    Ok((model, report))
+}
