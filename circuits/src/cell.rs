@@ -21,9 +21,17 @@ pub struct QCell {
 impl QCell {
     /// Assigns `value` to a fresh advice cell. The cell is unconstrained until
     /// a gate, lookup or copy constraint uses it.
-    pub fn assign(region: &mut Region<'_, Fr>, column: Column<Advice>, row: usize, value: Value<i128>) -> Self {
+    pub fn assign(
+        region: &mut Region<'_, Fr>,
+        column: Column<Advice>,
+        row: usize,
+        value: Value<i128>,
+    ) -> Self {
         let assigned = region.assign_advice(column, row, value.map(fr_from_i128));
-        QCell { cell: assigned.cell(), value }
+        QCell {
+            cell: assigned.cell(),
+            value,
+        }
     }
 
     /// Copies this value into a new advice cell and constrains the two cells

@@ -34,7 +34,11 @@ impl Columns {
         let fixed = (0..num_fixed).map(|_| meta.fixed_column()).collect();
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        Columns { advice, fixed, instance }
+        Columns {
+            advice,
+            fixed,
+            instance,
+        }
     }
 
     /// The column the range chip looks up.

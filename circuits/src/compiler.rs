@@ -39,16 +39,28 @@ impl ModelCircuit {
     /// The circuit without a witness, for key generation.
     pub fn for_keygen(model: Arc<QuantizedModel>) -> Result<Self, CircuitError> {
         let (layout, params) = plan_circuit(&model)?;
-        Ok(ModelCircuit { model, layout, params, witness: None })
+        Ok(ModelCircuit {
+            model,
+            layout,
+            params,
+            witness: None,
+        })
     }
 
     /// The circuit proving inference on `inputs` (one vector per model input,
     /// already quantized). Runs integer inference; its errors (wrong shape, a
     /// value outside the activation range) are returned as they are.
-    pub fn with_inputs(model: Arc<QuantizedModel>, inputs: Vec<Vec<i64>>) -> Result<Self, CircuitError> {
+    pub fn with_inputs(
+        model: Arc<QuantizedModel>,
+        inputs: Vec<Vec<i64>>,
+    ) -> Result<Self, CircuitError> {
         model.validate()?;
         let trace = infer::run(&model, &inputs)?;
-        let outputs = model.outputs.iter().map(|&id| trace.tensor(id).to_vec()).collect();
+        let outputs = model
+            .outputs
+            .iter()
+            .map(|&id| trace.tensor(id).to_vec())
+            .collect();
         let mut circuit = Self::for_keygen(model)?;
         circuit.witness = Some(Arc::new(Witness { inputs, outputs }));
         Ok(circuit)
@@ -78,7 +90,9 @@ impl ModelCircuit {
 
     /// The integer outputs, one vector per model output. Empty without a witness.
     pub fn outputs(&self) -> Vec<Vec<i64>> {
-        self.witness.as_ref().map_or_else(Vec::new, |w| w.outputs.clone())
+        self.witness
+            .as_ref()
+            .map_or_else(Vec::new, |w| w.outputs.clone())
     }
 }
 
@@ -86,10 +100,27 @@ impl ModelCircuit {
 /// outputs, flattened, as field elements of the signed integers). Values are
 /// taken as given; a vector whose length differs from its tensor's simply
 /// yields instances the proof will not verify against.
-pub fn instances_from(model: &QuantizedModel, inputs: &[Vec<i64>], outputs: &[Vec<i64>]) -> Vec<Fr> {
-    debug_assert_eq!(inputs.len(), model.inputs.len(), "one vector per model input");
-    debug_assert_eq!(outputs.len(), model.outputs.len(), "one vector per model output");
-    inputs.iter().chain(outputs).flatten().map(|&v| fr_from_i64(v)).collect()
+pub fn instances_from(
+    model: &QuantizedModel,
+    inputs: &[Vec<i64>],
+    outputs: &[Vec<i64>],
+) -> Vec<Fr> {
+    debug_assert_eq!(
+        inputs.len(),
+        model.inputs.len(),
+        "one vector per model input"
+    );
+    debug_assert_eq!(
+        outputs.len(),
+        model.outputs.len(),
+        "one vector per model output"
+    );
+    inputs
+        .iter()
+        .chain(outputs)
+        .flatten()
+        .map(|&v| fr_from_i64(v))
+        .collect()
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -98,14 +129,20 @@ impl Circuit<Fr> for ModelCircuit {
     type Params = CircuitParams;
 
     fn without_witnesses(&self) -> Self {
-        ModelCircuit { witness: None, ..self.clone() }
+        ModelCircuit {
+            witness: None,
+            ..self.clone()
+        }
     }
 
     fn params(&self) -> CircuitParams {
         self.params.clone()
     }
 
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ModelConfig {
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: CircuitParams,
+    ) -> ModelConfig {
         ModelConfig::configure(meta, &params)
     }
 
@@ -115,7 +152,11 @@ impl Circuit<Fr> for ModelCircuit {
         ModelConfig::configure(meta, &CircuitParams::default())
     }
 
-    fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
         let inputs = self.witness.as_ref().map(|w| w.inputs.as_slice());
         graph::lay_out(&self.model, inputs, &config, &mut layouter).map(|_| ())
     }
@@ -129,8 +170,13 @@ mod tests {
     use super::*;
     use crate::testing::{assert_rejected, test_inputs, test_model, Kind};
 
-    fn mock(circuit: &ModelCircuit, instances: Vec<Fr>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
-        MockProver::run(circuit.layout().k, circuit, vec![instances]).expect("synthesis succeeds").verify()
+    fn mock(
+        circuit: &ModelCircuit,
+        instances: Vec<Fr>,
+    ) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+        MockProver::run(circuit.layout().k, circuit, vec![instances])
+            .expect("synthesis succeeds")
+            .verify()
     }
 
     #[test]
@@ -140,11 +186,31 @@ mod tests {
             let inputs = test_inputs(seed);
             let trace = infer::run(&model, &inputs).expect("the test model stays in range");
             let circuit = ModelCircuit::with_inputs(model.clone(), inputs.clone()).unwrap();
-            let expected: Vec<Vec<i64>> = model.outputs.iter().map(|&o| trace.tensor(o).to_vec()).collect();
+            let expected: Vec<Vec<i64>> = model
+                .outputs
+                .iter()
+                .map(|&o| trace.tensor(o).to_vec())
+                .collect();
             assert_eq!(circuit.outputs(), expected);
-            assert_eq!(circuit.instances(), instances_from(&model, &inputs, &expected));
+            assert_eq!(
+                circuit.instances(),
+                instances_from(&model, &inputs, &expected)
+            );
             assert_eq!(mock(&circuit, circuit.instances()), Ok(()), "seed {seed}");
         }
+    }
+
+    #[test]
+    fn wide_layers_get_more_accumulator_columns_and_verify() {
+        let (model, inputs) = crate::testing::mlp(64, 64, 4, 3);
+        let circuit = ModelCircuit::with_inputs(Arc::new(model), inputs).unwrap();
+        let layout = circuit.layout();
+        assert!(
+            layout.advice_columns > crate::params::MIN_ADVICE_COLUMNS,
+            "{layout}"
+        );
+        assert!(layout.k <= 11, "{layout}");
+        assert_eq!(mock(&circuit, circuit.instances()), Ok(()));
     }
 
     #[test]
@@ -164,10 +230,44 @@ mod tests {
     }
 
     #[test]
+    fn public_input_that_wraps_the_field_is_rejected() {
+        // Input → Reshape → output: only the input range check stands
+        // between the prover and the field element p − 2^12 ("−4096").
+        let mut model = test_model();
+        model.tensors.truncate(2);
+        model.tensors[1].shape = vec![2, 4];
+        model.inputs = vec![0];
+        model.outputs = vec![1];
+        model.nodes = vec![zkinfer_quantizer::Node {
+            name: "view".into(),
+            onnx_op: "Reshape".into(),
+            op: zkinfer_quantizer::Op::Reshape,
+            inputs: vec![0],
+            output: 1,
+        }];
+        let honest = ModelCircuit::with_inputs(Arc::new(model.clone()), vec![vec![1; 8]]).unwrap();
+        assert_eq!(mock(&honest, honest.instances()), Ok(()));
+        let forged = vec![vec![-4096, 1, 1, 1, 1, 1, 1, 1]];
+        let witness = Witness {
+            inputs: forged.clone(),
+            outputs: forged.clone(),
+        };
+        let circuit = ModelCircuit {
+            witness: Some(Arc::new(witness)),
+            ..honest
+        };
+        let instances = instances_from(&model, &forged, &forged);
+        assert_rejected(mock(&circuit, instances), &[Kind::Lookup]);
+    }
+
+    #[test]
     fn instances_are_inputs_then_outputs() {
         let model = test_model();
         let instances = instances_from(&model, &[vec![1, -2], vec![3]], &[vec![-4], vec![5, 6]]);
-        let expected: Vec<Fr> = [1i64, -2, 3, -4, 5, 6].iter().map(|&v| fr_from_i64(v)).collect();
+        let expected: Vec<Fr> = [1i64, -2, 3, -4, 5, 6]
+            .iter()
+            .map(|&v| fr_from_i64(v))
+            .collect();
         assert_eq!(instances, expected);
         let circuit = ModelCircuit::with_inputs(Arc::new(model), test_inputs(0)).unwrap();
         assert_eq!(circuit.instances().len(), circuit.layout().num_instances);
@@ -187,9 +287,15 @@ mod tests {
         let mut inputs = test_inputs(0);
         inputs[0][0] = 5000; // activations are 12-bit: |x| < 2048
         let err = ModelCircuit::with_inputs(Arc::new(test_model()), inputs).unwrap_err();
-        assert!(matches!(err, CircuitError::Model(QuantizeError::OutOfRange { .. })), "{err}");
+        assert!(
+            matches!(err, CircuitError::Model(QuantizeError::OutOfRange { .. })),
+            "{err}"
+        );
         let err = ModelCircuit::with_inputs(Arc::new(test_model()), vec![vec![0; 8]]).unwrap_err();
-        assert!(matches!(err, CircuitError::Model(QuantizeError::BadInput(_))), "{err}");
+        assert!(
+            matches!(err, CircuitError::Model(QuantizeError::BadInput(_))),
+            "{err}"
+        );
     }
 
     /// A real SHPLONK proof (not MockProver): keys from the witness-less
@@ -232,9 +338,15 @@ mod tests {
         let proof = transcript.finalize();
 
         let mut vk_bytes = Vec::new();
-        pk.get_vk().write(&mut vk_bytes, SerdeFormat::RawBytes).unwrap();
-        let vk = VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(&mut &vk_bytes[..], SerdeFormat::RawBytes, keygen.params())
+        pk.get_vk()
+            .write(&mut vk_bytes, SerdeFormat::RawBytes)
             .unwrap();
+        let vk = VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
+            &mut &vk_bytes[..],
+            SerdeFormat::RawBytes,
+            keygen.params(),
+        )
+        .unwrap();
         let verify = |instances: &[Fr]| {
             let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&proof[..]);
             verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(

@@ -37,9 +37,23 @@ impl ModelConfig {
         let f = columns.fixed.clone();
         let range = RangeChip::configure(meta, columns.lookup(), params.lookup_bits);
         let linear = LinearChip::configure(meta, g[0], &g[1..=lanes], &f[..lanes]);
-        let rescale = RescaleChip::configure(meta, [g[0], g[1], g[2]], params.scale_bits, params.activation_bits);
+        let rescale = RescaleChip::configure(
+            meta,
+            [g[0], g[1], g[2]],
+            params.scale_bits,
+            params.activation_bits,
+        );
         let relu = ReluChip::configure(meta, [g[0], g[1], g[2], g[3]], params.activation_bits);
-        let elementwise = ElementwiseChip::configure(meta, [g[0], g[1], g[2]], [f[0], f[1], f[2], f[3]]);
-        ModelConfig { columns, range, linear, rescale, relu, elementwise, activation_bits: params.activation_bits }
+        let elementwise =
+            ElementwiseChip::configure(meta, [g[0], g[1], g[2]], [f[0], f[1], f[2], f[3]]);
+        ModelConfig {
+            columns,
+            range,
+            linear,
+            rescale,
+            relu,
+            elementwise,
+            activation_bits: params.activation_bits,
+        }
     }
 }

@@ -14,13 +14,22 @@ pub enum CircuitError {
         "node '{node}' ({op}): its accumulator can reach 2^{bits} in magnitude, above the 2^{limit} \
          the circuit proves without wrapping around the field; the weights or constants are too large"
     )]
-    Overflow { node: String, op: &'static str, bits: u32, limit: u32 },
+    Overflow {
+        node: String,
+        op: &'static str,
+        bits: u32,
+        limit: u32,
+    },
     /// The model needs more rows than the largest supported circuit.
     #[error(
         "the model needs {rows} rows even with {advice_columns} advice columns, more than a circuit of \
          2^{max_k} rows holds"
     )]
-    TooLarge { rows: usize, advice_columns: usize, max_k: u32 },
+    TooLarge {
+        rows: usize,
+        advice_columns: usize,
+        max_k: u32,
+    },
     /// Synthesis failed while measuring the layout (a bug, not a user error).
     #[error("laying out the circuit failed: {0}")]
     Synthesis(String),

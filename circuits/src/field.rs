@@ -4,7 +4,7 @@
 //! themselves, a negative number is `p - |x|`. Every value the circuits
 //! handle is far below `p / 2` in magnitude (activations are bounded by
 //! `2^(activation_bits-1) <= 2^39`, accumulators by `2^120`, see
-//! [`crate::plan`]), so this map is injective on them and the field equations
+//! [`mod@crate::plan`]), so this map is injective on them and the field equations
 //! the chips prove are integer equations.
 
 use halo2curves::bn256::Fr;
@@ -66,7 +66,17 @@ mod tests {
 
     #[test]
     fn signed_values_round_trip() {
-        for x in [0i128, 1, -1, 42, -42, i64::MAX as i128, i64::MIN as i128, (1 << 126) - 1, -(1 << 126)] {
+        for x in [
+            0i128,
+            1,
+            -1,
+            42,
+            -42,
+            i64::MAX as i128,
+            i64::MIN as i128,
+            (1 << 126) - 1,
+            -(1 << 126),
+        ] {
             assert_eq!(fr_to_i128(fr_from_i128(x)), Some(x), "{x}");
         }
         assert_eq!(fr_from_i64(-5), -Fr::from(5u64));

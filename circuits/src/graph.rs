@@ -34,14 +34,19 @@ pub(crate) fn lay_out(
         let len = model.tensors[id].len();
         let values: Vec<Value<i128>> = match inputs {
             Some(inputs) => {
-                let data = inputs.get(i).filter(|d| d.len() == len).ok_or(Error::Synthesis)?;
+                let data = inputs
+                    .get(i)
+                    .filter(|d| d.len() == len)
+                    .ok_or(Error::Synthesis)?;
                 data.iter().map(|&v| Value::known(v as i128)).collect()
             }
             None => vec![Value::unknown(); len],
         };
         let cells = load_public_input(config, layouter, &mut rows, &values, instance_row)?;
         instance_row += len;
-        config.range.check_signed(layouter, &mut rows, &cells, config.activation_bits)?;
+        config
+            .range
+            .check_signed(layouter, &mut rows, &cells, config.activation_bits)?;
         tensors[id] = Some(cells);
     }
 
@@ -74,12 +79,18 @@ fn lay_out_node(
 ) -> Result<Vec<QCell>, Error> {
     let (range, ew, bits) = (&config.range, &config.elementwise, config.activation_bits);
     let arg = |k: usize| args.get(k).copied().ok_or(Error::Synthesis);
-    let checked = |layouter: &mut _, rows: &mut Rows, out: Vec<QCell>| -> Result<Vec<QCell>, Error> {
-        range.check_signed(layouter, rows, &out, bits)?;
-        Ok(out)
-    };
+    let checked =
+        |layouter: &mut _, rows: &mut Rows, out: Vec<QCell>| -> Result<Vec<QCell>, Error> {
+            range.check_signed(layouter, rows, &out, bits)?;
+            Ok(out)
+        };
     match &node.op {
-        Op::Linear { in_features, out_features, weight, bias } => {
+        Op::Linear {
+            in_features,
+            out_features,
+            weight,
+            bias,
+        } => {
             let weights = LinearWeights {
                 in_features: *in_features,
                 out_features: *out_features,
@@ -135,7 +146,13 @@ fn load_public_input(
     let start = rows.take_gate(values.len());
     let cells = layouter.assign_region(
         || "public input",
-        |mut region| Ok(values.iter().enumerate().map(|(i, &v)| QCell::assign(&mut region, column, start + i, v)).collect::<Vec<_>>()),
+        |mut region| {
+            Ok(values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| QCell::assign(&mut region, column, start + i, v))
+                .collect::<Vec<_>>())
+        },
     )?;
     for (i, cell) in cells.iter().enumerate() {
         layouter.constrain_instance(cell.cell, config.columns.instance, first_instance_row + i);

@@ -3,9 +3,11 @@
 //!
 //! - [`chips`]: range checks (one shared lookup table), rescale, linear,
 //!   ReLU, elementwise arithmetic, all over one shared pool of columns
-//!   ([`columns`]);
-//! - [`graph`](crate::compiler): [`ModelCircuit`] walks the model and wires
-//!   the chips; [`plan`] sizes the circuit.
+//!   ([`columns`]) with explicit row allocation ([`rows`]);
+//! - [`ModelCircuit`] ([`compiler`]): the circuit of a model; its synthesis
+//!   walks the nodes and wires the chips;
+//! - [`plan()`]: chooses `k`, the table size and the number of columns, and
+//!   reports them as a [`Layout`].
 
 pub mod cell;
 pub mod chips;

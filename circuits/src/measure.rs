@@ -7,8 +7,8 @@ use std::cell::RefCell;
 
 use halo2_proofs::circuit::{SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{
-    Advice, Any, Assigned, Assignment, Challenge, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner,
-    Instance, Selector,
+    Advice, Any, Assigned, Assignment, Challenge, Circuit, Column, ConstraintSystem, Error, Fixed,
+    FloorPlanner, Instance, Selector,
 };
 use halo2curves::bn256::Fr;
 use zkinfer_quantizer::QuantizedModel;
@@ -28,15 +28,31 @@ pub(crate) struct Heights {
 
 /// Synthesizes `model` without a witness under `params`: the rows each track
 /// actually uses, and what the layout asked for.
-pub(crate) fn measure(model: &QuantizedModel, params: &CircuitParams) -> Result<(Heights, Demand), CircuitError> {
+pub(crate) fn measure(
+    model: &QuantizedModel,
+    params: &CircuitParams,
+) -> Result<(Heights, Demand), CircuitError> {
     let mut cs = ConstraintSystem::<Fr>::default();
     let config = ModelConfig::configure(&mut cs, params);
-    let mut counter = RowCounter { heights: vec![0; cs.num_advice_columns()] };
-    let probe = Probe { model, params: params.clone(), rows: RefCell::new(None) };
+    let mut counter = RowCounter {
+        heights: vec![0; cs.num_advice_columns()],
+    };
+    let probe = Probe {
+        model,
+        params: params.clone(),
+        rows: RefCell::new(None),
+    };
     SimpleFloorPlanner::synthesize(&mut counter, &probe, config, cs.constants().clone())
         .map_err(|e| CircuitError::Synthesis(format!("{e:?}")))?;
-    let demand = probe.rows.into_inner().map(|rows| rows.demand().clone()).unwrap_or_default();
-    let heights = Heights { range: counter.heights[0], gate: counter.heights[1..].iter().copied().max().unwrap_or(0) };
+    let demand = probe
+        .rows
+        .into_inner()
+        .map(|rows| rows.demand().clone())
+        .unwrap_or_default();
+    let heights = Heights {
+        range: counter.heights[0],
+        gate: counter.heights[1..].iter().copied().max().unwrap_or(0),
+    };
     Ok((heights, demand))
 }
 
@@ -53,14 +69,21 @@ impl Circuit<Fr> for Probe<'_> {
     type Params = CircuitParams;
 
     fn without_witnesses(&self) -> Self {
-        Probe { model: self.model, params: self.params.clone(), rows: RefCell::new(None) }
+        Probe {
+            model: self.model,
+            params: self.params.clone(),
+            rows: RefCell::new(None),
+        }
     }
 
     fn params(&self) -> CircuitParams {
         self.params.clone()
     }
 
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ModelConfig {
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: CircuitParams,
+    ) -> ModelConfig {
         ModelConfig::configure(meta, &params)
     }
 
@@ -68,7 +91,11 @@ impl Circuit<Fr> for Probe<'_> {
         ModelConfig::configure(meta, &CircuitParams::default())
     }
 
-    fn synthesize(&self, config: ModelConfig, mut layouter: impl halo2_proofs::circuit::Layouter<Fr>) -> Result<(), Error> {
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl halo2_proofs::circuit::Layouter<Fr>,
+    ) -> Result<(), Error> {
         let rows = graph::lay_out(self.model, None, &config, &mut layouter)?;
         *self.rows.borrow_mut() = Some(rows);
         Ok(())
@@ -109,7 +136,12 @@ impl Assignment<Fr> for RowCounter {
         Ok(Value::unknown())
     }
 
-    fn assign_advice<'v>(&mut self, column: Column<Advice>, row: usize, _: Value<Assigned<Fr>>) -> Value<&'v Assigned<Fr>> {
+    fn assign_advice<'v>(
+        &mut self,
+        column: Column<Advice>,
+        row: usize,
+        _: Value<Assigned<Fr>>,
+    ) -> Value<&'v Assigned<Fr>> {
         if let Some(h) = self.heights.get_mut(column.index()) {
             *h = (*h).max(row + 1);
         }
@@ -120,7 +152,12 @@ impl Assignment<Fr> for RowCounter {
 
     fn copy(&mut self, _: Column<Any>, _: usize, _: Column<Any>, _: usize) {}
 
-    fn fill_from_row(&mut self, _: Column<Fixed>, _: usize, _: Value<Assigned<Fr>>) -> Result<(), Error> {
+    fn fill_from_row(
+        &mut self,
+        _: Column<Fixed>,
+        _: usize,
+        _: Value<Assigned<Fr>>,
+    ) -> Result<(), Error> {
         Ok(())
     }
 

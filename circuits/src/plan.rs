@@ -6,7 +6,7 @@
 //! halo2's blinding rows. The gate track shrinks with more accumulator
 //! columns (only its linear layers change), the range track with a larger
 //! table (only its rows per check change). One measured synthesis
-//! ([`crate::measure`]) records the linear shapes and range-check widths, which
+//! (the `measure` module) records the linear shapes and range-check widths, which
 //! give both heights for every choice; the planner picks the pair with the
 //! smallest estimated prover work, `2^k × (number of committed polynomials)`,
 //! and synthesizes that choice once more to confirm the prediction.
@@ -21,8 +21,8 @@ use halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 use zkinfer_quantizer::{Op, QuantizedModel};
 
-use crate::chips::range::{self, MAX_LOOKUP_BITS};
 use crate::chips::linear;
+use crate::chips::range::{self, MAX_LOOKUP_BITS};
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
 use crate::measure::{measure, Heights};
@@ -92,7 +92,9 @@ pub fn plan(model: &QuantizedModel) -> Result<Layout, CircuitError> {
 }
 
 /// The layout and the parameters the circuit is configured with.
-pub(crate) fn plan_circuit(model: &QuantizedModel) -> Result<(Layout, CircuitParams), CircuitError> {
+pub(crate) fn plan_circuit(
+    model: &QuantizedModel,
+) -> Result<(Layout, CircuitParams), CircuitError> {
     model.validate()?;
     check_magnitudes(model)?;
     let params_for = |advice_columns: usize, lookup_bits: u32| CircuitParams {
@@ -107,18 +109,40 @@ pub(crate) fn plan_circuit(model: &QuantizedModel) -> Result<(Layout, CircuitPar
     // the column count and only range checks on lookup_bits (see `rows`).
     let (probe_columns, probe_bits) = (MIN_ADVICE_COLUMNS, MIN_LOOKUP_BITS);
     let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits))?;
-    let linear_rows = |columns: usize| -> usize { demand.linear.iter().map(|&s| linear::rows_needed(s, columns - 2)).sum() };
+    let linear_rows = |columns: usize| -> usize {
+        demand
+            .linear
+            .iter()
+            .map(|&s| linear::rows_needed(s, columns - 2))
+            .sum()
+    };
     let other_gate_rows = probe.gate - linear_rows(probe_columns);
     let gate_rows = |columns: usize| other_gate_rows + linear_rows(columns);
-    let range_rows =
-        |bits: u32| -> usize { demand.range_checks.iter().map(|(&b, &n)| n * range::rows_per_check(b, bits)).sum() };
+    let range_rows = |bits: u32| -> usize {
+        demand
+            .range_checks
+            .iter()
+            .map(|(&b, &n)| n * range::rows_per_check(b, bits))
+            .sum()
+    };
     if range_rows(probe_bits) != probe.range {
-        return Err(CircuitError::Synthesis("the range track does not match its recorded checks".into()));
+        return Err(CircuitError::Synthesis(
+            "the range track does not match its recorded checks".into(),
+        ));
     }
 
-    let num_instances: usize =
-        model.inputs.iter().chain(&model.outputs).map(|&id| model.tensors[id].len()).sum();
-    let need = |columns: usize, bits: u32| gate_rows(columns).max(range_rows(bits)).max(1 << bits).max(num_instances);
+    let num_instances: usize = model
+        .inputs
+        .iter()
+        .chain(&model.outputs)
+        .map(|&id| model.tensors[id].len())
+        .sum();
+    let need = |columns: usize, bits: u32| {
+        gate_rows(columns)
+            .max(range_rows(bits))
+            .max(1 << bits)
+            .max(num_instances)
+    };
     let mut best: Option<(u128, u32, usize, u32)> = None; // (cost, k, columns, lookup_bits)
     let mut smallest_need = usize::MAX;
     for columns in MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS {
@@ -128,7 +152,9 @@ pub(crate) fn plan_circuit(model: &QuantizedModel) -> Result<(Layout, CircuitPar
         for bits in MIN_LOOKUP_BITS..=MAX_LOOKUP_BITS {
             let need = need(columns, bits);
             smallest_need = smallest_need.min(need);
-            let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else { continue };
+            let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else {
+                continue;
+            };
             let key = ((polys as u128) << k, k, columns, bits);
             if best.is_none_or(|b| key < b) {
                 best = Some(key);
@@ -136,13 +162,25 @@ pub(crate) fn plan_circuit(model: &QuantizedModel) -> Result<(Layout, CircuitPar
         }
     }
     let Some((_, k, columns, bits)) = best else {
-        return Err(CircuitError::TooLarge { rows: smallest_need, advice_columns: MAX_ADVICE_COLUMNS, max_k: MAX_K });
+        return Err(CircuitError::TooLarge {
+            rows: smallest_need,
+            advice_columns: MAX_ADVICE_COLUMNS,
+            max_k: MAX_K,
+        });
     };
 
-    let params = CircuitParams { k, ..params_for(columns, bits) };
+    let params = CircuitParams {
+        k,
+        ..params_for(columns, bits)
+    };
     // The chosen layout, synthesized for real, must be what was predicted.
     let (actual, _) = measure(model, &params)?;
-    if actual != (Heights { gate: gate_rows(columns), range: range_rows(bits) }) {
+    if actual
+        != (Heights {
+            gate: gate_rows(columns),
+            range: range_rows(bits),
+        })
+    {
         return Err(CircuitError::Synthesis(format!(
             "the layout uses {actual:?} rows, the planner predicted gate {} and range {}",
             gate_rows(columns),
@@ -198,21 +236,37 @@ fn check_magnitudes(model: &QuantizedModel) -> Result<(), CircuitError> {
     let bits = |v: u128| 128 - v.leading_zeros();
     for node in &model.nodes {
         let worst = match &node.op {
-            Op::Linear { in_features, out_features, weight, bias } => (0..*out_features)
+            Op::Linear {
+                in_features,
+                out_features,
+                weight,
+                bias,
+            } => (0..*out_features)
                 .map(|j| {
                     let dot = (0..*in_features).fold(0u128, |s, k| {
-                        s.saturating_add((weight[k * out_features + j].unsigned_abs() as u128).saturating_mul(act))
+                        s.saturating_add(
+                            (weight[k * out_features + j].unsigned_abs() as u128)
+                                .saturating_mul(act),
+                        )
                     });
                     dot.saturating_add(bias.as_ref().map_or(0, |b| b[j].unsigned_abs() as u128))
                 })
                 .max()
                 .unwrap_or(0),
-            Op::MulConst { constant } => {
-                constant.iter().map(|c| c.unsigned_abs() as u128).max().unwrap_or(0).saturating_mul(act)
-            }
+            Op::MulConst { constant } => constant
+                .iter()
+                .map(|c| c.unsigned_abs() as u128)
+                .max()
+                .unwrap_or(0)
+                .saturating_mul(act),
             Op::Mul => act * act,
             Op::AddConst { constant } | Op::ConstSub { constant } => {
-                constant.iter().map(|c| c.unsigned_abs() as u128).max().unwrap_or(0) + act
+                constant
+                    .iter()
+                    .map(|c| c.unsigned_abs() as u128)
+                    .max()
+                    .unwrap_or(0)
+                    + act
             }
             Op::Add | Op::Sub | Op::Relu | Op::Reshape => 2 * act,
         };
@@ -236,7 +290,13 @@ mod tests {
     use crate::testing::test_model;
 
     fn params(advice_columns: usize, lookup_bits: u32) -> CircuitParams {
-        CircuitParams { k: 0, lookup_bits, advice_columns, scale_bits: 4, activation_bits: 12 }
+        CircuitParams {
+            k: 0,
+            lookup_bits,
+            advice_columns,
+            scale_bits: 4,
+            activation_bits: 12,
+        }
     }
 
     #[test]
@@ -245,7 +305,10 @@ mod tests {
         assert!(layout.k <= 12, "{layout}");
         assert!(layout.rows_used <= layout.usable_rows, "{layout}");
         assert!(1usize << layout.lookup_bits <= layout.rows_used, "{layout}");
-        assert!(layout.gate_rows <= layout.rows_used && layout.range_rows <= layout.rows_used, "{layout}");
+        assert!(
+            layout.gate_rows <= layout.rows_used && layout.range_rows <= layout.rows_used,
+            "{layout}"
+        );
         assert_eq!(layout.lookups, 1);
         assert!((MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS).contains(&layout.advice_columns));
         assert_eq!(layout.num_instances, 8 + 6 + 6 + 6);
@@ -259,15 +322,26 @@ mod tests {
         // relu 12; fc2 2·1·7 + rescale 6; add_const, const_sub 6 each; mul 6 +
         // rescale 6; mul_const 6 + rescale 6; add, sub 6 each.
         let (h, _) = measure(&model, &params(5, 4)).unwrap();
-        assert_eq!(h.gate, 14 + 20 + 12 + 12 + 14 + 6 + 6 + 6 + 6 + 6 + 6 + 6 + 6 + 6);
+        assert_eq!(
+            h.gate,
+            14 + 20 + 12 + 12 + 14 + 6 + 6 + 6 + 6 + 6 + 6 + 6 + 6 + 6
+        );
         // Range track: 80 signed 12-bit checks (14 inputs, 30 rescaled outputs,
         // 12 ReLU, 24 elementwise outputs) and 30 4-bit remainders.
-        let rows = |bits: u32, l: u32| bits.div_ceil(l) as usize + usize::from(!bits.is_multiple_of(l));
+        let rows =
+            |bits: u32, l: u32| bits.div_ceil(l) as usize + usize::from(!bits.is_multiple_of(l));
         for l in [3, 4, 5, 12] {
-            assert_eq!(measure(&model, &params(5, l)).unwrap().0.range, 80 * rows(12, l) + 30 * rows(4, l), "L = {l}");
+            assert_eq!(
+                measure(&model, &params(5, l)).unwrap().0.range,
+                80 * rows(12, l) + 30 * rows(4, l),
+                "L = {l}"
+            );
         }
         // More accumulators shorten only the linear layers: fc1 needs one block of 6.
-        assert_eq!(measure(&model, &params(8, 4)).unwrap().0.gate, h.gate - 2 * 5);
+        assert_eq!(
+            measure(&model, &params(8, 4)).unwrap().0.gate,
+            h.gate - 2 * 5
+        );
     }
 
     #[test]
@@ -277,26 +351,45 @@ mod tests {
         let mut model = test_model();
         model.activation_bits = 40;
         model.tensors = vec![
-            TensorInfo { name: "x".into(), shape: vec![n], calibrated_max_abs: 1.0 },
-            TensorInfo { name: "y".into(), shape: vec![1], calibrated_max_abs: 1.0 },
+            TensorInfo {
+                name: "x".into(),
+                shape: vec![n],
+                calibrated_max_abs: 1.0,
+            },
+            TensorInfo {
+                name: "y".into(),
+                shape: vec![1],
+                calibrated_max_abs: 1.0,
+            },
         ];
         model.inputs = vec![0];
         model.outputs = vec![1];
         model.nodes = vec![Node {
             name: "huge".into(),
             onnx_op: "Gemm".into(),
-            op: Op::Linear { in_features: n, out_features: 1, weight: vec![i64::MAX; n], bias: Some(vec![i64::MAX]) },
+            op: Op::Linear {
+                in_features: n,
+                out_features: 1,
+                weight: vec![i64::MAX; n],
+                bias: Some(vec![i64::MAX]),
+            },
             inputs: vec![0],
             output: 1,
         }];
         let err = plan(&model).unwrap_err();
-        assert!(matches!(err, CircuitError::Overflow { ref node, .. } if node == "huge"), "{err}");
+        assert!(
+            matches!(err, CircuitError::Overflow { ref node, .. } if node == "huge"),
+            "{err}"
+        );
     }
 
     #[test]
     fn inconsistent_model_is_an_error() {
         let mut model = test_model();
         model.nodes[0].inputs = vec![11];
-        assert!(matches!(plan(&model), Err(CircuitError::Model(QuantizeError::BadZkq(_)))));
+        assert!(matches!(
+            plan(&model),
+            Err(CircuitError::Model(QuantizeError::BadZkq(_)))
+        ));
     }
 }

@@ -14,7 +14,12 @@ use crate::rows::Rows;
 
 /// What a test circuit lays out after the range table is loaded.
 pub(crate) trait Scenario: Clone {
-    fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error>;
+    fn run(
+        &self,
+        config: &ModelConfig,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+    ) -> Result<(), Error>;
 }
 
 #[derive(Clone)]
@@ -36,7 +41,10 @@ impl<S: Scenario> Circuit<Fr> for Harness<S> {
         self.params.clone()
     }
 
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ModelConfig {
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: CircuitParams,
+    ) -> ModelConfig {
         ModelConfig::configure(meta, &params)
     }
 
@@ -44,7 +52,11 @@ impl<S: Scenario> Circuit<Fr> for Harness<S> {
         ModelConfig::configure(meta, &CircuitParams::default())
     }
 
-    fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
         config.range.load_table(&mut layouter)?;
         let mut rows = Rows::default();
         self.scenario.run(&config, &mut layouter, &mut rows)
@@ -53,13 +65,24 @@ impl<S: Scenario> Circuit<Fr> for Harness<S> {
 
 /// Small parameters: `2^10` rows, scale 4 bits, activations 10 bits.
 pub(crate) fn params(lookup_bits: u32, advice_columns: usize) -> CircuitParams {
-    CircuitParams { k: 10, lookup_bits, advice_columns, scale_bits: 4, activation_bits: 10 }
+    CircuitParams {
+        k: 10,
+        lookup_bits,
+        advice_columns,
+        scale_bits: 4,
+        activation_bits: 10,
+    }
 }
 
 /// Runs `scenario` in MockProver with an empty instance column.
-pub(crate) fn verify<S: Scenario>(scenario: S, params: CircuitParams) -> Result<(), Vec<VerifyFailure>> {
+pub(crate) fn verify<S: Scenario>(
+    scenario: S,
+    params: CircuitParams,
+) -> Result<(), Vec<VerifyFailure>> {
     let k = params.k;
-    MockProver::run(k, &Harness { scenario, params }, vec![vec![]]).expect("the test circuit synthesizes").verify()
+    MockProver::run(k, &Harness { scenario, params }, vec![vec![]])
+        .expect("the test circuit synthesizes")
+        .verify()
 }
 
 /// Unconstrained advice cells holding `values`: the inputs a chip under test
@@ -75,7 +98,11 @@ pub(crate) fn witness_cells(
     layouter.assign_region(
         || "test inputs",
         |mut region| {
-            Ok(values.iter().enumerate().map(|(i, &v)| QCell::assign(&mut region, column, start + i, Value::known(v))).collect())
+            Ok(values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| QCell::assign(&mut region, column, start + i, Value::known(v)))
+                .collect())
         },
     )
 }
@@ -126,7 +153,9 @@ pub(crate) fn test_model() -> zkinfer_quantizer::QuantizedModel {
     use zkinfer_quantizer::{Node, Op, QuantizedModel, TensorInfo};
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let mut ints = |n: usize, bound: i64| -> Vec<i64> { (0..n).map(|_| rng.gen_range(-bound..=bound)).collect() };
+    let mut ints = |n: usize, bound: i64| -> Vec<i64> {
+        (0..n).map(|_| rng.gen_range(-bound..=bound)).collect()
+    };
     let tensor = |name: &str, shape: &[usize]| TensorInfo {
         name: name.to_string(),
         shape: shape.to_vec(),
@@ -162,17 +191,53 @@ pub(crate) fn test_model() -> zkinfer_quantizer::QuantizedModel {
         nodes: vec![
             node(
                 "fc1",
-                Op::Linear { in_features: 4, out_features: 6, weight: ints(24, 8), bias: Some(ints(6, 64)) },
+                Op::Linear {
+                    in_features: 4,
+                    out_features: 6,
+                    weight: ints(24, 8),
+                    bias: Some(ints(6, 64)),
+                },
                 vec![0],
                 2,
             ),
             node("relu", Op::Relu, vec![2], 3),
-            node("fc2", Op::Linear { in_features: 6, out_features: 3, weight: ints(18, 8), bias: None }, vec![3], 4),
+            node(
+                "fc2",
+                Op::Linear {
+                    in_features: 6,
+                    out_features: 3,
+                    weight: ints(18, 8),
+                    bias: None,
+                },
+                vec![3],
+                4,
+            ),
             node("flatten", Op::Reshape, vec![4], 5),
-            node("shift", Op::AddConst { constant: ints(6, 32) }, vec![5], 6),
-            node("flip", Op::ConstSub { constant: ints(6, 32) }, vec![6], 7),
+            node(
+                "shift",
+                Op::AddConst {
+                    constant: ints(6, 32),
+                },
+                vec![5],
+                6,
+            ),
+            node(
+                "flip",
+                Op::ConstSub {
+                    constant: ints(6, 32),
+                },
+                vec![6],
+                7,
+            ),
             node("square", Op::Mul, vec![7, 5], 8),
-            node("scale", Op::MulConst { constant: ints(6, 16) }, vec![8], 9),
+            node(
+                "scale",
+                Op::MulConst {
+                    constant: ints(6, 16),
+                },
+                vec![8],
+                9,
+            ),
             node("skip", Op::Add, vec![9, 1], 10),
             node("diff", Op::Sub, vec![10, 5], 11),
         ],
@@ -183,5 +248,77 @@ pub(crate) fn test_model() -> zkinfer_quantizer::QuantizedModel {
 pub(crate) fn test_inputs(seed: u64) -> Vec<Vec<i64>> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    vec![(0..8).map(|_| rng.gen_range(-16..=16)).collect(), (0..6).map(|_| rng.gen_range(-16..=16)).collect()]
+    vec![
+        (0..8).map(|_| rng.gen_range(-16..=16)).collect(),
+        (0..6).map(|_| rng.gen_range(-16..=16)).collect(),
+    ]
+}
+
+/// `x [1, d_in]` → Linear → Relu → Linear → `[1, d_out]`, scale 8 bits,
+/// activations 20 bits, weights in `[−32, 32]` (±0.125), inputs from `seed`.
+pub(crate) fn mlp(
+    d_in: usize,
+    d_hidden: usize,
+    d_out: usize,
+    seed: u64,
+) -> (zkinfer_quantizer::QuantizedModel, Vec<Vec<i64>>) {
+    use rand::{Rng, SeedableRng};
+    use zkinfer_quantizer::{Node, Op, QuantizedModel, TensorInfo};
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut ints = |n: usize, bound: i64| -> Vec<i64> {
+        (0..n).map(|_| rng.gen_range(-bound..=bound)).collect()
+    };
+    let tensor = |name: &str, shape: Vec<usize>| TensorInfo {
+        name: name.into(),
+        shape,
+        calibrated_max_abs: 1.0,
+    };
+    let node = |name: &str, op: Op, input: usize, output: usize| Node {
+        name: name.into(),
+        onnx_op: op.kind().into(),
+        op,
+        inputs: vec![input],
+        output,
+    };
+    let model = QuantizedModel {
+        name: "mlp".into(),
+        scale_bits: 8,
+        activation_bits: 20,
+        tensors: vec![
+            tensor("x", vec![1, d_in]),
+            tensor("h", vec![1, d_hidden]),
+            tensor("r", vec![1, d_hidden]),
+            tensor("y", vec![1, d_out]),
+        ],
+        inputs: vec![0],
+        outputs: vec![3],
+        nodes: vec![
+            node(
+                "fc1",
+                Op::Linear {
+                    in_features: d_in,
+                    out_features: d_hidden,
+                    weight: ints(d_in * d_hidden, 32),
+                    bias: Some(ints(d_hidden, 1 << 12)),
+                },
+                0,
+                1,
+            ),
+            node("relu", Op::Relu, 1, 2),
+            node(
+                "fc2",
+                Op::Linear {
+                    in_features: d_hidden,
+                    out_features: d_out,
+                    weight: ints(d_hidden * d_out, 32),
+                    bias: None,
+                },
+                2,
+                3,
+            ),
+        ],
+    };
+    let inputs = vec![ints(d_in, 256)];
+    (model, inputs)
 }

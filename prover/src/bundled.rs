@@ -20,7 +20,15 @@ pub const MLP: BundledModel = BundledModel {
     input: include_str!("../../quantizer/models/mlp.input.json"),
 };
 
-pub const ALL: &[BundledModel] = &[MLP];
+pub const MNIST_MLP: BundledModel = BundledModel {
+    name: "mnist_mlp",
+    description: "dense MLP 784 -> 128 -> 64 -> 10 with ReLU (MNIST-sized, random weights), for benchmarks",
+    onnx: include_bytes!("../../quantizer/models/mnist_mlp.onnx"),
+    samples: include_str!("../../quantizer/models/mnist_mlp.samples.json"),
+    input: include_str!("../../quantizer/models/mnist_mlp.input.json"),
+};
+
+pub const ALL: &[BundledModel] = &[MLP, MNIST_MLP];
 
 pub fn by_name(name: &str) -> Option<&'static BundledModel> {
     ALL.iter().find(|m| m.name == name)

@@ -65,15 +65,15 @@ def make_model(graph):
     return model
 
 
-def make_mlp(rng):
-    sizes = [8, 16, 16, 4]
+def make_mlp(rng, sizes=(8, 16, 16, 4)):
+    layers = len(sizes) - 1
     nodes, inits = [], []
     x = "input"
-    for i in range(3):
+    for i in range(layers):
         layer = 2 * i  # nn.Sequential indices: Linear at 0, 2, 4; ReLU at 1, 3
         w, b = linear_params(rng, sizes[i], sizes[i + 1])
         inits += [numpy_helper.from_array(w, f"{layer}.weight"), numpy_helper.from_array(b, f"{layer}.bias")]
-        out = "output" if i == 2 else f"/{layer}/Gemm_output_0"
+        out = "output" if i == layers - 1 else f"/{layer}/Gemm_output_0"
         nodes.append(
             helper.make_node(
                 "Gemm", [x, f"{layer}.weight", f"{layer}.bias"], [out], name=f"/{layer}/Gemm",
@@ -81,14 +81,14 @@ def make_mlp(rng):
             )
         )
         x = out
-        if i < 2:
+        if i < layers - 1:
             relu = f"/{layer + 1}/Relu_output_0"
             nodes.append(helper.make_node("Relu", [x], [relu], name=f"/{layer + 1}/Relu"))
             x = relu
     graph = helper.make_graph(
         nodes, "main_graph",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 8])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, sizes[0]])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, sizes[-1]])],
         inits,
     )
     return make_model(graph)
@@ -169,6 +169,15 @@ def main():
     samples = np.round(rng.uniform(-1.0, 1.0, size=(32, 1, 8)), 6).tolist()
     write_json("mlp.samples.json", {"samples": samples})
     write_json("mlp.input.json", {"input": np.round(rng.uniform(-1.0, 1.0, size=(1, 8)), 6).tolist()})
+
+    # A bench-sized model with its own generator, so adding it left the files
+    # above unchanged: the classic MNIST MLP shape (784 -> 128 -> 64 -> 10) on
+    # pixel-like inputs in [0, 1]. Its weights are random, not trained.
+    rng = np.random.default_rng(20261122)
+    save(make_mlp(rng, (784, 128, 64, 10)), "mnist_mlp.onnx")
+    samples = np.round(rng.uniform(0.0, 1.0, size=(16, 1, 784)), 3).tolist()
+    write_json("mnist_mlp.samples.json", {"samples": samples})
+    write_json("mnist_mlp.input.json", {"input": np.round(rng.uniform(0.0, 1.0, size=(1, 784)), 3).tolist()})
 
 
 if __name__ == "__main__":

@@ -33,20 +33,22 @@ fn a_snarkjs_ptau_imported_and_used_for_setup_gives_proofs_that_verify() {
     let srs = dir.path().join("imported.srs");
     let keys = dir.path().join("ptau-keys");
     let proof = dir.path().join("ptau-proof.json");
+    let (pk, vk) = (keys.join("pk"), keys.join("vk"));
+    let k_arg = k.to_string();
     let steps: [&[&str]; 4] = [
-        &["srs", "import", path_str(&ptau), "--k", &k.to_string(), "-o", path_str(&srs)],
+        &["srs", "import", path_str(&ptau), "--k", &k_arg, "-o", path_str(&srs)],
         &["setup", path_str(&run.artifacts.zkq), "--srs", path_str(&srs), "-o", path_str(&keys)],
         &[
             "prove",
             path_str(&run.artifacts.zkq),
             "--pk",
-            path_str(&keys.join("pk")),
+            path_str(&pk),
             "--input",
             path_str(&run.artifacts.input),
             "-o",
             path_str(&proof),
         ],
-        &["verify", "--vk", path_str(&keys.join("vk")), path_str(&proof)],
+        &["verify", "--vk", path_str(&vk), path_str(&proof)],
     ];
     for args in steps {
         let (code, msg) = zkinfer(args);

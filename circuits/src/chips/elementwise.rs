@@ -74,7 +74,11 @@ pub struct Term<'a> {
 }
 
 impl ElementwiseChip {
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, columns: [Column<Advice>; 3], k: [Column<Fixed>; 4]) -> Self {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        columns: [Column<Advice>; 3],
+        k: [Column<Fixed>; 4],
+    ) -> Self {
         let [a, b, c] = columns;
         let q = meta.selector();
         meta.create_gate("elementwise", |meta| {
@@ -88,17 +92,64 @@ impl ElementwiseChip {
         ElementwiseChip { a, b, c, k, q }
     }
 
-    pub fn add(&self, layouter: &mut impl Layouter<Fr>, rows: &mut Rows, a: &[QCell], b: &[QCell]) -> Result<Vec<QCell>, Error> {
-        self.binary(layouter, rows, a, b, Coeffs { a: 1, b: 1, ..Coeffs::default() })
+    pub fn add(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        a: &[QCell],
+        b: &[QCell],
+    ) -> Result<Vec<QCell>, Error> {
+        self.binary(
+            layouter,
+            rows,
+            a,
+            b,
+            Coeffs {
+                a: 1,
+                b: 1,
+                ..Coeffs::default()
+            },
+        )
     }
 
-    pub fn sub(&self, layouter: &mut impl Layouter<Fr>, rows: &mut Rows, a: &[QCell], b: &[QCell]) -> Result<Vec<QCell>, Error> {
-        self.binary(layouter, rows, a, b, Coeffs { a: 1, b: -1, ..Coeffs::default() })
+    pub fn sub(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        a: &[QCell],
+        b: &[QCell],
+    ) -> Result<Vec<QCell>, Error> {
+        self.binary(
+            layouter,
+            rows,
+            a,
+            b,
+            Coeffs {
+                a: 1,
+                b: -1,
+                ..Coeffs::default()
+            },
+        )
     }
 
     /// Pre-rescale products `a·b`.
-    pub fn mul(&self, layouter: &mut impl Layouter<Fr>, rows: &mut Rows, a: &[QCell], b: &[QCell]) -> Result<Vec<QCell>, Error> {
-        self.binary(layouter, rows, a, b, Coeffs { ab: 1, ..Coeffs::default() })
+    pub fn mul(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        a: &[QCell],
+        b: &[QCell],
+    ) -> Result<Vec<QCell>, Error> {
+        self.binary(
+            layouter,
+            rows,
+            a,
+            b,
+            Coeffs {
+                ab: 1,
+                ..Coeffs::default()
+            },
+        )
     }
 
     /// `a + k`, element by element.
@@ -109,7 +160,11 @@ impl ElementwiseChip {
         a: &[QCell],
         k: &[i64],
     ) -> Result<Vec<QCell>, Error> {
-        self.unary(layouter, rows, a, k, |k| Coeffs { a: 1, constant: k, ..Coeffs::default() })
+        self.unary(layouter, rows, a, k, |k| Coeffs {
+            a: 1,
+            constant: k,
+            ..Coeffs::default()
+        })
     }
 
     /// `k − a`, element by element.
@@ -120,7 +175,11 @@ impl ElementwiseChip {
         a: &[QCell],
         k: &[i64],
     ) -> Result<Vec<QCell>, Error> {
-        self.unary(layouter, rows, a, k, |k| Coeffs { a: -1, constant: k, ..Coeffs::default() })
+        self.unary(layouter, rows, a, k, |k| Coeffs {
+            a: -1,
+            constant: k,
+            ..Coeffs::default()
+        })
     }
 
     /// Pre-rescale products `k·a`, element by element.
@@ -131,7 +190,10 @@ impl ElementwiseChip {
         a: &[QCell],
         k: &[i64],
     ) -> Result<Vec<QCell>, Error> {
-        self.unary(layouter, rows, a, k, |k| Coeffs { a: k, ..Coeffs::default() })
+        self.unary(layouter, rows, a, k, |k| Coeffs {
+            a: k,
+            ..Coeffs::default()
+        })
     }
 
     fn binary(
@@ -145,7 +207,15 @@ impl ElementwiseChip {
         if a.len() != b.len() {
             return Err(Error::Synthesis);
         }
-        let terms: Vec<_> = a.iter().zip(b).map(|(a, b)| Term { a, b: Some(b), coeffs }).collect();
+        let terms: Vec<_> = a
+            .iter()
+            .zip(b)
+            .map(|(a, b)| Term {
+                a,
+                b: Some(b),
+                coeffs,
+            })
+            .collect();
         self.apply(layouter, rows, &terms)
     }
 
@@ -160,12 +230,25 @@ impl ElementwiseChip {
         if a.len() != k.len() {
             return Err(Error::Synthesis);
         }
-        let terms: Vec<_> = a.iter().zip(k).map(|(a, &k)| Term { a, b: None, coeffs: coeffs(k as i128) }).collect();
+        let terms: Vec<_> = a
+            .iter()
+            .zip(k)
+            .map(|(a, &k)| Term {
+                a,
+                b: None,
+                coeffs: coeffs(k as i128),
+            })
+            .collect();
         self.apply(layouter, rows, &terms)
     }
 
     /// Lays out one row per term and returns the outputs `c`.
-    pub fn apply(&self, layouter: &mut impl Layouter<Fr>, rows: &mut Rows, terms: &[Term<'_>]) -> Result<Vec<QCell>, Error> {
+    pub fn apply(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        terms: &[Term<'_>],
+    ) -> Result<Vec<QCell>, Error> {
         self.apply_with(layouter, rows, terms, &|_, _| {})
     }
 
@@ -218,7 +301,9 @@ impl ElementwiseChip {
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
-    use crate::testing::{assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario};
+    use crate::testing::{
+        assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario,
+    };
 
     const A: [i128; 4] = [3, -7, 100, 0];
     const B: [i128; 4] = [5, 2, -50, 9];
@@ -234,7 +319,14 @@ mod tests {
         MulConst,
     }
 
-    const OPS: [OpKind; 6] = [OpKind::Add, OpKind::Sub, OpKind::AddConst, OpKind::ConstSub, OpKind::Mul, OpKind::MulConst];
+    const OPS: [OpKind; 6] = [
+        OpKind::Add,
+        OpKind::Sub,
+        OpKind::AddConst,
+        OpKind::ConstSub,
+        OpKind::Mul,
+        OpKind::MulConst,
+    ];
 
     fn expected(op: OpKind) -> Vec<i128> {
         (0..4)
@@ -259,16 +351,43 @@ mod tests {
     }
 
     impl Scenario for Elementwise {
-        fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error> {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
             let a = witness_cells(config, layouter, rows, &A)?;
             let b = witness_cells(config, layouter, rows, &B)?;
             let coeffs = |k: i64| match self.op {
-                OpKind::Add => Coeffs { a: 1, b: 1, ..Coeffs::default() },
-                OpKind::Sub => Coeffs { a: 1, b: -1, ..Coeffs::default() },
-                OpKind::AddConst => Coeffs { a: 1, constant: k as i128, ..Coeffs::default() },
-                OpKind::ConstSub => Coeffs { a: -1, constant: k as i128, ..Coeffs::default() },
-                OpKind::Mul => Coeffs { ab: 1, ..Coeffs::default() },
-                OpKind::MulConst => Coeffs { a: k as i128, ..Coeffs::default() },
+                OpKind::Add => Coeffs {
+                    a: 1,
+                    b: 1,
+                    ..Coeffs::default()
+                },
+                OpKind::Sub => Coeffs {
+                    a: 1,
+                    b: -1,
+                    ..Coeffs::default()
+                },
+                OpKind::AddConst => Coeffs {
+                    a: 1,
+                    constant: k as i128,
+                    ..Coeffs::default()
+                },
+                OpKind::ConstSub => Coeffs {
+                    a: -1,
+                    constant: k as i128,
+                    ..Coeffs::default()
+                },
+                OpKind::Mul => Coeffs {
+                    ab: 1,
+                    ..Coeffs::default()
+                },
+                OpKind::MulConst => Coeffs {
+                    a: k as i128,
+                    ..Coeffs::default()
+                },
             };
             let binary = matches!(self.op, OpKind::Add | OpKind::Sub | OpKind::Mul);
             let ew = &config.elementwise;
@@ -284,7 +403,11 @@ mod tests {
                 },
                 Some(at) => {
                     let terms: Vec<_> = (0..4)
-                        .map(|i| Term { a: &a[i], b: binary.then_some(&b[i]), coeffs: coeffs(K[i]) })
+                        .map(|i| Term {
+                            a: &a[i],
+                            b: binary.then_some(&b[i]),
+                            coeffs: coeffs(K[i]),
+                        })
                         .collect();
                     let tamper = move |i: usize, c: &mut i128| {
                         if i == at {
@@ -304,14 +427,21 @@ mod tests {
     #[test]
     fn honest_outputs_pass() {
         for op in OPS {
-            assert_eq!(verify(Elementwise { op, forge: None }, params(4, 5)), Ok(()), "{op:?}");
+            assert_eq!(
+                verify(Elementwise { op, forge: None }, params(4, 5)),
+                Ok(()),
+                "{op:?}"
+            );
         }
     }
 
     #[test]
     fn output_off_by_one_is_rejected() {
         for op in OPS {
-            assert_rejected(verify(Elementwise { op, forge: Some(1) }, params(4, 5)), &[Kind::Gate]);
+            assert_rejected(
+                verify(Elementwise { op, forge: Some(1) }, params(4, 5)),
+                &[Kind::Gate],
+            );
         }
     }
 
@@ -320,11 +450,22 @@ mod tests {
         #[derive(Clone)]
         struct Mismatch;
         impl Scenario for Mismatch {
-            fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error> {
+            fn run(
+                &self,
+                config: &ModelConfig,
+                layouter: &mut impl Layouter<Fr>,
+                rows: &mut Rows,
+            ) -> Result<(), Error> {
                 let a = witness_cells(config, layouter, rows, &A)?;
                 let b = witness_cells(config, layouter, rows, &B[..3])?;
-                assert!(matches!(config.elementwise.add(layouter, rows, &a, &b), Err(Error::Synthesis)));
-                assert!(matches!(config.elementwise.add_const(layouter, rows, &a, &K[..2]), Err(Error::Synthesis)));
+                assert!(matches!(
+                    config.elementwise.add(layouter, rows, &a, &b),
+                    Err(Error::Synthesis)
+                ));
+                assert!(matches!(
+                    config.elementwise.add_const(layouter, rows, &a, &K[..2]),
+                    Err(Error::Synthesis)
+                ));
                 Ok(())
             }
         }

@@ -85,7 +85,11 @@ impl LinearChip {
         acc: &[Column<Advice>],
         w: &[Column<Fixed>],
     ) -> Self {
-        assert_eq!(acc.len(), w.len(), "one weight column per accumulator column");
+        assert_eq!(
+            acc.len(),
+            w.len(),
+            "one weight column per accumulator column"
+        );
         let q_bias = meta.selector();
         let q_mac = meta.selector();
         meta.create_gate("linear bias", |meta| {
@@ -93,7 +97,9 @@ impl LinearChip {
             acc.iter()
                 .zip(w)
                 .map(|(&acc, &w)| {
-                    q.clone() * (meta.query_advice(acc, Rotation::cur()) - meta.query_fixed(w, Rotation::cur()))
+                    q.clone()
+                        * (meta.query_advice(acc, Rotation::cur())
+                            - meta.query_fixed(w, Rotation::cur()))
                 })
                 .collect::<Vec<_>>()
         });
@@ -110,7 +116,13 @@ impl LinearChip {
                 })
                 .collect::<Vec<_>>()
         });
-        LinearChip { x, acc: acc.to_vec(), w: w.to_vec(), q_bias, q_mac }
+        LinearChip {
+            x,
+            acc: acc.to_vec(),
+            w: w.to_vec(),
+            q_bias,
+            q_mac,
+        }
     }
 
     /// Number of accumulator columns `C`.
@@ -157,7 +169,11 @@ impl LinearChip {
         let tokens = x.len() / n;
         let lanes = self.lanes();
         let blocks = m.div_ceil(lanes);
-        let shape = LinearShape { tokens, in_features: n, out_features: m };
+        let shape = LinearShape {
+            tokens,
+            in_features: n,
+            out_features: m,
+        };
         let start = rows.take_linear(shape, self.rows_needed(shape));
         layouter.assign_region(
             || "linear",
@@ -172,9 +188,17 @@ impl LinearChip {
                         self.q_bias.enable(&mut region, row)?;
                         let mut accs: Vec<Value<i128>> = Vec::with_capacity(lanes);
                         for lane in 0..lanes {
-                            let bias = if lane < outputs { weights.bias.map_or(0, |b| b[j0 + lane]) } else { 0 };
+                            let bias = if lane < outputs {
+                                weights.bias.map_or(0, |b| b[j0 + lane])
+                            } else {
+                                0
+                            };
                             region.assign_fixed(self.w[lane], row, fr_from_i128(bias as i128));
-                            let pos = AccPos { token, out: j0 + lane, step: 0 };
+                            let pos = AccPos {
+                                token,
+                                out: j0 + lane,
+                                step: 0,
+                            };
                             let acc = Value::known(bias as i128).map(|mut a| {
                                 tamper(pos, &mut a);
                                 a
@@ -188,9 +212,17 @@ impl LinearChip {
                             self.q_mac.enable(&mut region, row)?;
                             let xk = x[token * n + k].copy_to(&mut region, self.x, row);
                             for lane in 0..lanes {
-                                let w = if lane < outputs { weights.weight[k * m + j0 + lane] } else { 0 };
+                                let w = if lane < outputs {
+                                    weights.weight[k * m + j0 + lane]
+                                } else {
+                                    0
+                                };
                                 region.assign_fixed(self.w[lane], row, fr_from_i128(w as i128));
-                                let pos = AccPos { token, out: j0 + lane, step: k + 1 };
+                                let pos = AccPos {
+                                    token,
+                                    out: j0 + lane,
+                                    step: k + 1,
+                                };
                                 let acc = accs[lane].zip(xk.value).map(|(a, x)| {
                                     let mut a = a + x * w as i128;
                                     tamper(pos, &mut a);
@@ -222,7 +254,9 @@ pub fn rows_needed(shape: LinearShape, lanes: usize) -> usize {
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
-    use crate::testing::{assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario};
+    use crate::testing::{
+        assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario,
+    };
 
     const IN: usize = 3;
     const OUT: usize = 4;
@@ -241,14 +275,23 @@ mod tests {
         for r in 0..2 {
             for j in 0..OUT {
                 let b = if bias { BIAS[j] as i128 } else { 0 };
-                out.push(b + (0..IN).map(|k| X[r * IN + k] * WEIGHT[k * OUT + j] as i128).sum::<i128>());
+                out.push(
+                    b + (0..IN)
+                        .map(|k| X[r * IN + k] * WEIGHT[k * OUT + j] as i128)
+                        .sum::<i128>(),
+                );
             }
         }
         out
     }
 
     impl Scenario for Linear {
-        fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error> {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
             let x = witness_cells(config, layouter, rows, &X)?;
             let weights = LinearWeights {
                 in_features: IN,
@@ -264,7 +307,9 @@ mod tests {
                     }
                 }
             };
-            let acc = config.linear.linear_with(layouter, rows, &x, &weights, &tamper)?;
+            let acc = config
+                .linear
+                .linear_with(layouter, rows, &x, &weights, &tamper)?;
             if forge.is_none() {
                 assert_values(&acc, &expected(self.bias));
             }
@@ -273,7 +318,10 @@ mod tests {
     }
 
     fn forged(token: usize, out: usize, step: usize) -> Linear {
-        Linear { bias: true, forge: Some((AccPos { token, out, step }, 1)) }
+        Linear {
+            bias: true,
+            forge: Some((AccPos { token, out, step }, 1)),
+        }
     }
 
     #[test]
@@ -281,7 +329,11 @@ mod tests {
         // 3 lanes (two blocks, the second with two idle lanes), 4 and 6 lanes.
         for advice in [5, 6, 8] {
             for bias in [true, false] {
-                assert_eq!(verify(Linear { bias, forge: None }, params(4, advice)), Ok(()), "{advice} {bias}");
+                assert_eq!(
+                    verify(Linear { bias, forge: None }, params(4, advice)),
+                    Ok(()),
+                    "{advice} {bias}"
+                );
             }
         }
     }
@@ -289,7 +341,10 @@ mod tests {
     #[test]
     fn accumulator_off_by_one_is_rejected() {
         for (token, out, step) in [(1, 2, 2), (0, 3, IN), (1, 0, 1)] {
-            assert_rejected(verify(forged(token, out, step), params(4, 5)), &[Kind::Gate]);
+            assert_rejected(
+                verify(forged(token, out, step), params(4, 5)),
+                &[Kind::Gate],
+            );
         }
     }
 
@@ -309,7 +364,11 @@ mod tests {
         let mut cs = ConstraintSystem::<Fr>::default();
         let config = ModelConfig::configure(&mut cs, &params(4, 5));
         assert_eq!(config.linear.lanes(), 3);
-        let shape = LinearShape { tokens: 2, in_features: IN, out_features: OUT };
+        let shape = LinearShape {
+            tokens: 2,
+            in_features: IN,
+            out_features: OUT,
+        };
         assert_eq!(config.linear.rows_needed(shape), 2 * 2 * (IN + 1));
     }
 }

@@ -80,7 +80,14 @@ impl RangeChip {
             let s = meta.query_fixed(shift, Rotation::cur());
             vec![(c * z_cur + o - s * z_next, table)]
         });
-        RangeChip { z, coeff, offset, shift, table, lookup_bits }
+        RangeChip {
+            z,
+            coeff,
+            offset,
+            shift,
+            table,
+            lookup_bits,
+        }
     }
 
     pub fn lookup_bits(&self) -> u32 {
@@ -93,7 +100,12 @@ impl RangeChip {
             || "range table",
             |mut table| {
                 for i in 0..(1u64 << self.lookup_bits) {
-                    table.assign_cell(|| "range table", self.table, i as usize, || Value::known(Fr::from(i)))?;
+                    table.assign_cell(
+                        || "range table",
+                        self.table,
+                        i as usize,
+                        || Value::known(Fr::from(i)),
+                    )?;
                 }
                 Ok(())
             },
@@ -129,7 +141,14 @@ impl RangeChip {
         offset: i128,
     ) -> Result<(), Error> {
         let fields: Vec<_> = cells.iter().map(|c| (c.cell, c.fr())).collect();
-        self.check_fields_with(layouter, rows, &fields, bits, fr_from_i128(offset), &|_, _| {})
+        self.check_fields_with(
+            layouter,
+            rows,
+            &fields,
+            bits,
+            fr_from_i128(offset),
+            &|_, _| {},
+        )
     }
 
     /// Proves `x + offset ∈ [0, 2^bits)` for each `(cell, value)`; `value` is
@@ -188,17 +207,30 @@ impl RangeChip {
                             region.constrain_equal(assigned.cell(), *cell);
                         }
                         region.assign_fixed(self.coeff, row, Fr::ONE);
-                        region.assign_fixed(self.offset, row, if j == 0 { offset } else { Fr::ZERO });
-                        region.assign_fixed(self.shift, row, if j + 1 < limbs { radix } else { Fr::ZERO });
+                        region.assign_fixed(
+                            self.offset,
+                            row,
+                            if j == 0 { offset } else { Fr::ZERO },
+                        );
+                        region.assign_fixed(
+                            self.shift,
+                            row,
+                            if j + 1 < limbs { radix } else { Fr::ZERO },
+                        );
                         last = Some(assigned.cell());
                     }
                     if top_bits < l {
                         let row = row0 + limbs;
-                        let top = region.assign_advice(self.z, row, z.as_ref().map(|z| z[limbs - 1]));
+                        let top =
+                            region.assign_advice(self.z, row, z.as_ref().map(|z| z[limbs - 1]));
                         if let Some(last) = last {
                             region.constrain_equal(top.cell(), last);
                         }
-                        let top_offset = if limbs == 1 { offset * top_scale } else { Fr::ZERO };
+                        let top_offset = if limbs == 1 {
+                            offset * top_scale
+                        } else {
+                            Fr::ZERO
+                        };
                         region.assign_fixed(self.coeff, row, top_scale);
                         region.assign_fixed(self.offset, row, top_offset);
                         region.assign_fixed(self.shift, row, Fr::ZERO);
@@ -259,13 +291,22 @@ mod tests {
     }
 
     impl Scenario for Check {
-        fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error> {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
             let cells = witness_cells(config, layouter, rows, &self.values)?;
-            let mut fields: Vec<(Cell, Value<Fr>)> = cells.iter().map(|c| (c.cell, c.fr())).collect();
+            let mut fields: Vec<(Cell, Value<Fr>)> =
+                cells.iter().map(|c| (c.cell, c.fr())).collect();
             if let Some(raw) = self.raw {
                 let row = rows.take_gate(1);
                 let column = config.columns.gate()[0];
-                let cell = layouter.assign_region(|| "raw", |mut region| Ok(region.assign_advice(column, row, Value::known(raw)).cell()))?;
+                let cell = layouter.assign_region(
+                    || "raw",
+                    |mut region| Ok(region.assign_advice(column, row, Value::known(raw)).cell()),
+                )?;
                 fields.push((cell, Value::known(raw)));
             }
             let forge = self.forge;
@@ -276,41 +317,75 @@ mod tests {
                     }
                 }
             };
-            config.range.check_fields_with(layouter, rows, &fields, self.bits, fr_from_i128(self.offset), &tamper)
+            config.range.check_fields_with(
+                layouter,
+                rows,
+                &fields,
+                self.bits,
+                fr_from_i128(self.offset),
+                &tamper,
+            )
         }
     }
 
     fn signed(values: &[i128], bits: u32) -> Check {
-        Check { values: values.to_vec(), bits, offset: 1 << (bits - 1), ..Check::default() }
+        Check {
+            values: values.to_vec(),
+            bits,
+            offset: 1 << (bits - 1),
+            ..Check::default()
+        }
     }
 
     #[test]
     fn accepts_values_at_both_ends_of_the_range() {
         // 10 bits with 4-bit limbs: 3 limbs and a scaled top limb of 2 bits.
-        assert_eq!(verify(signed(&[-512, -1, 0, 1, 511], 10), params(4, 5)), Ok(()));
+        assert_eq!(
+            verify(signed(&[-512, -1, 0, 1, 511], 10), params(4, 5)),
+            Ok(())
+        );
         // 8 bits with 4-bit limbs: the top limb is a whole limb, no scaled row.
         assert_eq!(verify(signed(&[-128, 0, 127], 8), params(4, 5)), Ok(()));
         // 3 bits with 4-bit limbs: a single limb, scaled.
-        let unsigned = Check { values: vec![0, 5, 7], bits: 3, ..Check::default() };
+        let unsigned = Check {
+            values: vec![0, 5, 7],
+            bits: 3,
+            ..Check::default()
+        };
         assert_eq!(verify(unsigned, params(4, 5)), Ok(()));
     }
 
     #[test]
     fn rejects_one_past_either_end() {
         for (value, bits) in [(512, 10), (-513, 10), (128, 8), (-129, 8)] {
-            assert_rejected(verify(signed(&[value], bits), params(4, 5)), &[Kind::Lookup]);
+            assert_rejected(
+                verify(signed(&[value], bits), params(4, 5)),
+                &[Kind::Lookup],
+            );
         }
-        let unsigned = Check { values: vec![8], bits: 3, ..Check::default() };
+        let unsigned = Check {
+            values: vec![8],
+            bits: 3,
+            ..Check::default()
+        };
         assert_rejected(verify(unsigned, params(4, 5)), &[Kind::Lookup]);
     }
 
     #[test]
     fn rejects_a_value_that_wraps_the_field() {
         // p − 2^10: "−1024", which an unsigned 10-bit check must reject.
-        let wrapped = Check { values: vec![-1024], bits: 10, ..Check::default() };
+        let wrapped = Check {
+            values: vec![-1024],
+            bits: 10,
+            ..Check::default()
+        };
         assert_rejected(verify(wrapped, params(4, 5)), &[Kind::Lookup]);
         // p − 1 as a 4-bit remainder.
-        let minus_one = Check { values: vec![-1], bits: 4, ..Check::default() };
+        let minus_one = Check {
+            values: vec![-1],
+            bits: 4,
+            ..Check::default()
+        };
         assert_rejected(verify(minus_one, params(4, 5)), &[Kind::Lookup]);
     }
 
@@ -319,21 +394,31 @@ mod tests {
         // x = 1/2: 2·x = 1 passes the scaled lookup of a 3-bit check with
         // 4-bit limbs, but x itself is not a limb.
         let half = Fr::from(2u64).invert().unwrap();
-        let attack = Check { raw: Some(half), bits: 3, ..Check::default() };
+        let attack = Check {
+            raw: Some(half),
+            bits: 3,
+            ..Check::default()
+        };
         assert_rejected(verify(attack, params(4, 5)), &[Kind::Lookup]);
     }
 
     #[test]
     fn rejects_forged_limbs() {
         // z_1 + 1 makes limb 0 negative.
-        let forged = Check { forge: Some((0, 1, 1)), ..signed(&[100], 10) };
+        let forged = Check {
+            forge: Some((0, 1, 1)),
+            ..signed(&[100], 10)
+        };
         assert_rejected(verify(forged, params(4, 5)), &[Kind::Lookup]);
     }
 
     #[test]
     fn rejects_checking_a_different_value_than_the_cell() {
         // z_0 + 1 (612 → 613): the limbs still pass, the copy constraint does not.
-        let forged = Check { forge: Some((0, 0, 1)), ..signed(&[100], 10) };
+        let forged = Check {
+            forge: Some((0, 0, 1)),
+            ..signed(&[100], 10)
+        };
         assert_rejected(verify(forged, params(4, 5)), &[Kind::Copy]);
     }
 

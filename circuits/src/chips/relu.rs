@@ -53,12 +53,20 @@ pub struct ReluWitness {
 impl ReluWitness {
     pub fn honest(x: i128) -> Self {
         let b = i128::from(x > 0);
-        ReluWitness { b, y: b * x, t: (2 * b - 1) * x }
+        ReluWitness {
+            b,
+            y: b * x,
+            t: (2 * b - 1) * x,
+        }
     }
 }
 
 impl ReluChip {
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, columns: [Column<Advice>; 4], activation_bits: u32) -> Self {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        columns: [Column<Advice>; 4],
+        activation_bits: u32,
+    ) -> Self {
         let [x, b, y, t] = columns;
         let q = meta.selector();
         meta.create_gate("relu", |meta| {
@@ -75,7 +83,14 @@ impl ReluChip {
                 q * (t - two * y + x),
             ]
         });
-        ReluChip { x, b, y, t, q, activation_bits }
+        ReluChip {
+            x,
+            b,
+            y,
+            t,
+            q,
+            activation_bits,
+        }
     }
 
     pub fn relu(
@@ -132,7 +147,9 @@ impl ReluChip {
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
-    use crate::testing::{assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario};
+    use crate::testing::{
+        assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario,
+    };
 
     #[derive(Clone)]
     struct Relu {
@@ -141,7 +158,12 @@ mod tests {
     }
 
     impl Scenario for Relu {
-        fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error> {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
             let x = witness_cells(config, layouter, rows, &self.inputs)?;
             let forge = self.forge;
             let tamper = move |i: usize, w: &mut ReluWitness| {
@@ -151,7 +173,9 @@ mod tests {
                     }
                 }
             };
-            let y = config.relu.relu_with(layouter, rows, &config.range, &x, &tamper)?;
+            let y = config
+                .relu
+                .relu_with(layouter, rows, &config.range, &x, &tamper)?;
             if forge.is_none() {
                 let expected: Vec<i128> = self.inputs.iter().map(|&x| x.max(0)).collect();
                 assert_values(&y, &expected);
@@ -164,12 +188,31 @@ mod tests {
 
     fn forged(index: usize, b: i128) -> Relu {
         let x = INPUTS[index];
-        Relu { inputs: INPUTS.to_vec(), forge: Some((index, ReluWitness { b, y: b * x, t: (2 * b - 1) * x })) }
+        Relu {
+            inputs: INPUTS.to_vec(),
+            forge: Some((
+                index,
+                ReluWitness {
+                    b,
+                    y: b * x,
+                    t: (2 * b - 1) * x,
+                },
+            )),
+        }
     }
 
     #[test]
     fn honest_relu_passes() {
-        assert_eq!(verify(Relu { inputs: INPUTS.to_vec(), forge: None }, params(4, 5)), Ok(()));
+        assert_eq!(
+            verify(
+                Relu {
+                    inputs: INPUTS.to_vec(),
+                    forge: None
+                },
+                params(4, 5)
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -190,12 +233,30 @@ mod tests {
     #[test]
     fn non_boolean_sign_bit_is_rejected() {
         let forge = Some((3, ReluWitness { b: 2, y: 10, t: 15 }));
-        assert_rejected(verify(Relu { inputs: INPUTS.to_vec(), forge }, params(4, 5)), &[Kind::Gate]);
+        assert_rejected(
+            verify(
+                Relu {
+                    inputs: INPUTS.to_vec(),
+                    forge,
+                },
+                params(4, 5),
+            ),
+            &[Kind::Gate],
+        );
     }
 
     #[test]
     fn output_off_by_one_is_rejected() {
         let forge = Some((3, ReluWitness { b: 1, y: 6, t: 5 }));
-        assert_rejected(verify(Relu { inputs: INPUTS.to_vec(), forge }, params(4, 5)), &[Kind::Gate]);
+        assert_rejected(
+            verify(
+                Relu {
+                    inputs: INPUTS.to_vec(),
+                    forge,
+                },
+                params(4, 5),
+            ),
+            &[Kind::Gate],
+        );
     }
 }

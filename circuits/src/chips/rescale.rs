@@ -15,7 +15,7 @@
 //! # Soundness
 //!
 //! `a` is an integer with `|a| < 2^121` (the planner bounds every accumulator
-//! and product, see [`crate::plan`]). The checks make `y·2^s + r` an integer
+//! and product, see [`mod@crate::plan`]). The checks make `y·2^s + r` an integer
 //! with `|y·2^s + r| < 2^(B+s) ≤ 2^64`, so both sides of the gate are integers
 //! far below `p/2` in magnitude: the field equation is the integer equation
 //! `a + 2^(s−1) = y·2^s + r` with `0 ≤ r < 2^s`. Euclidean division makes that
@@ -71,7 +71,14 @@ impl RescaleChip {
             let r = meta.query_advice(r, Rotation::cur());
             vec![q * (a + half - y * unit - r)]
         });
-        RescaleChip { a, y, r, q, scale_bits, activation_bits }
+        RescaleChip {
+            a,
+            y,
+            r,
+            q,
+            scale_bits,
+            activation_bits,
+        }
     }
 
     /// Rescales each pre-rescale cell; the outputs are proved signed
@@ -132,7 +139,9 @@ impl RescaleChip {
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
-    use crate::testing::{assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario};
+    use crate::testing::{
+        assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario,
+    };
 
     #[derive(Clone)]
     struct Rescale {
@@ -141,7 +150,12 @@ mod tests {
     }
 
     impl Scenario for Rescale {
-        fn run(&self, config: &ModelConfig, layouter: &mut impl Layouter<Fr>, rows: &mut Rows) -> Result<(), Error> {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
             let a = witness_cells(config, layouter, rows, &self.inputs)?;
             let forge = self.forge;
             let tamper = move |i: usize, w: &mut RescaleWitness| {
@@ -151,7 +165,9 @@ mod tests {
                     }
                 }
             };
-            let y = config.rescale.rescale_with(layouter, rows, &config.range, &a, &tamper)?;
+            let y = config
+                .rescale
+                .rescale_with(layouter, rows, &config.range, &a, &tamper)?;
             if forge.is_none() {
                 let expected: Vec<i128> = self.inputs.iter().map(|&a| rescale(a, 4).0).collect();
                 assert_values(&y, &expected);
@@ -164,13 +180,25 @@ mod tests {
     const INPUTS: [i128; 8] = [0, 7, 8, -8, -9, 1000, 8183, -8200];
 
     fn forged(index: usize, y: i128, r: i128) -> Rescale {
-        Rescale { inputs: INPUTS.to_vec(), forge: Some((index, RescaleWitness { y, r })) }
+        Rescale {
+            inputs: INPUTS.to_vec(),
+            forge: Some((index, RescaleWitness { y, r })),
+        }
     }
 
     #[test]
     fn honest_rescale_rounds_half_up() {
         for lookup_bits in [3, 4, 5] {
-            assert_eq!(verify(Rescale { inputs: INPUTS.to_vec(), forge: None }, params(lookup_bits, 5)), Ok(()));
+            assert_eq!(
+                verify(
+                    Rescale {
+                        inputs: INPUTS.to_vec(),
+                        forge: None
+                    },
+                    params(lookup_bits, 5)
+                ),
+                Ok(())
+            );
         }
     }
 

@@ -35,11 +35,8 @@ pub enum Command {
 pub fn run(cmd: Command) -> CliResult {
     match cmd {
         Command::Dev { k, seed, output } => {
-            if !(1..=26).contains(&k) {
-                return Err(format!("--k {k} is outside 1..=26").into());
-            }
+            let srs = Srs::try_dev(k, seed)?;
             eprintln!("{}", insecure_warning());
-            let srs = Srs::dev(k, seed);
             srs.save(&output)?;
             println!("wrote {} (k = {k}, {}) — INSECURE dev SRS", output.display(), file_size(&output));
         }
