@@ -20,10 +20,12 @@ use zkinfer_prover::verify::verify;
 use zkinfer_quantizer::inputs;
 
 fn pipeline(c: &mut Criterion) {
-    let backend = Backend::select(BackendChoice::Auto).expect("the CPU backend is always available");
+    let backend =
+        Backend::select(BackendChoice::Auto).expect("the CPU backend is always available");
     let tmp = tempfile::tempdir().expect("temp dir");
     for m in bundled::ALL {
-        let run = run_bundled(m, &tmp.path().join(m.name), backend, &Progress::hidden()).expect("pipeline run");
+        let run = run_bundled(m, &tmp.path().join(m.name), backend, &Progress::hidden())
+            .expect("pipeline run");
         print_figures(&[&run.figures], &mut std::io::stdout()).expect("stdout");
 
         let srs = Arc::new(Srs::load(&run.artifacts.srs).expect("srs"));
@@ -34,11 +36,24 @@ fn pipeline(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(m.name);
         g.sample_size(10);
-        g.bench_function("setup", |b| b.iter(|| setup(&run.model, &srs, &Progress::hidden()).expect("setup")));
-        g.bench_function("prove", |b| {
-            b.iter(|| prove(&run.model, &keys.pk, q.clone(), backend, &Progress::hidden()).expect("prove"))
+        g.bench_function("setup", |b| {
+            b.iter(|| setup(&run.model, &srs, &Progress::hidden()).expect("setup"))
         });
-        g.bench_function("verify", |b| b.iter(|| verify(&vk.view(), &run.proof).expect("verify")));
+        g.bench_function("prove", |b| {
+            b.iter(|| {
+                prove(
+                    &run.model,
+                    &keys.pk,
+                    q.clone(),
+                    backend,
+                    &Progress::hidden(),
+                )
+                .expect("prove")
+            })
+        });
+        g.bench_function("verify", |b| {
+            b.iter(|| verify(&vk.view(), &run.proof).expect("verify"))
+        });
         g.finish();
     }
 }

@@ -10,12 +10,16 @@
 //! - `advice[1..]`: the gate columns every other chip shares;
 //! - `fixed`: coefficient columns (linear weights, elementwise constants),
 //!   read only on rows whose chip selector is on;
-//! - `instance`: the public inputs then outputs.
+//! - `instance`: the public inputs then outputs;
+//! - `second_phase`: only in circuits with a Freivalds check
+//!   ([`crate::chips::freivalds`]): advice committed after the challenge is
+//!   drawn, `x` then the lanes' accumulators. Allocated last, so a circuit
+//!   without them has exactly the columns it had before they existed.
 //!
 //! Equality is enabled on every advice column and on the instance column, so
 //! any proved value can be copied anywhere.
 
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance, SecondPhase};
 use halo2curves::bn256::Fr;
 
 #[derive(Clone, Debug)]
@@ -23,10 +27,16 @@ pub struct Columns {
     pub advice: Vec<Column<Advice>>,
     pub fixed: Vec<Column<Fixed>>,
     pub instance: Column<Instance>,
+    pub second_phase: Vec<Column<Advice>>,
 }
 
 impl Columns {
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, num_advice: usize, num_fixed: usize) -> Self {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        num_advice: usize,
+        num_fixed: usize,
+        num_second_phase: usize,
+    ) -> Self {
         let advice: Vec<_> = (0..num_advice).map(|_| meta.advice_column()).collect();
         for &column in &advice {
             meta.enable_equality(column);
@@ -34,10 +44,17 @@ impl Columns {
         let fixed = (0..num_fixed).map(|_| meta.fixed_column()).collect();
         let instance = meta.instance_column();
         meta.enable_equality(instance);
+        let second_phase: Vec<_> = (0..num_second_phase)
+            .map(|_| meta.advice_column_in(SecondPhase))
+            .collect();
+        for &column in &second_phase {
+            meta.enable_equality(column);
+        }
         Columns {
             advice,
             fixed,
             instance,
+            second_phase,
         }
     }
 

@@ -4,6 +4,7 @@ use halo2_proofs::plonk::ConstraintSystem;
 use halo2curves::bn256::Fr;
 
 use crate::chips::elementwise::ElementwiseChip;
+use crate::chips::freivalds::FreivaldsChip;
 use crate::chips::linear::LinearChip;
 use crate::chips::range::RangeChip;
 use crate::chips::relu::ReluChip;
@@ -19,6 +20,8 @@ pub struct ModelConfig {
     pub rescale: RescaleChip,
     pub relu: ReluChip,
     pub elementwise: ElementwiseChip,
+    /// Present when `params.freivalds_lanes > 0`.
+    pub freivalds: Option<FreivaldsChip>,
     pub activation_bits: u32,
 }
 
@@ -28,11 +31,26 @@ impl ModelConfig {
     /// Columns: `advice[0]` is the range chip's; the gate columns `g[0..]`
     /// hold linear (`g[0]` = x, `g[1..=C]` = accumulators), rescale
     /// (`g[0..3]`), ReLU (`g[0..4]`) and elementwise (`g[0..3]`) rows; fixed
-    /// `f[0..C]` hold weights, `f[0..4]` the elementwise coefficients.
+    /// `f[0..C]` hold weights, `f[0..4]` the elementwise coefficients. With
+    /// `F = freivalds_lanes > 0`, the Freivalds chip takes `g[0..F]` as
+    /// operands, `f[0..F]` as coefficients and the `F + 1` second-phase
+    /// columns; it is configured last, so a circuit without it keeps the
+    /// constraint system it had before the chip existed.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: &CircuitParams) -> Self {
         let params = params.normalized();
         let lanes = params.advice_columns - 2;
-        let columns = Columns::configure(meta, params.advice_columns, lanes.max(4));
+        let freivalds_lanes = params.freivalds_lanes;
+        let second_phase = if freivalds_lanes > 0 {
+            freivalds_lanes + 1
+        } else {
+            0
+        };
+        let columns = Columns::configure(
+            meta,
+            params.advice_columns,
+            lanes.max(4).max(freivalds_lanes),
+            second_phase,
+        );
         let g = columns.gate().to_vec();
         let f = columns.fixed.clone();
         let range = RangeChip::configure(meta, columns.lookup(), params.lookup_bits);
@@ -46,6 +64,16 @@ impl ModelConfig {
         let relu = ReluChip::configure(meta, [g[0], g[1], g[2], g[3]], params.activation_bits);
         let elementwise =
             ElementwiseChip::configure(meta, [g[0], g[1], g[2]], [f[0], f[1], f[2], f[3]]);
+        let freivalds = (freivalds_lanes > 0).then(|| {
+            let p = &columns.second_phase;
+            FreivaldsChip::configure(
+                meta,
+                &g[..freivalds_lanes],
+                &f[..freivalds_lanes],
+                p[0],
+                &p[1..],
+            )
+        });
         ModelConfig {
             columns,
             range,
@@ -53,7 +81,13 @@ impl ModelConfig {
             rescale,
             relu,
             elementwise,
+            freivalds,
             activation_bits: params.activation_bits,
         }
+    }
+
+    /// Lanes of the Freivalds check; 0 when the circuit has none.
+    pub fn freivalds_lanes(&self) -> usize {
+        self.freivalds.as_ref().map_or(0, FreivaldsChip::lanes)
     }
 }

@@ -30,6 +30,9 @@ pub enum CircuitError {
         advice_columns: usize,
         max_k: u32,
     },
+    /// The quantizer knows this op but the circuit compiler cannot lay it out yet.
+    #[error("node '{node}': the circuit compiler does not support the {op} op yet")]
+    Unsupported { node: String, op: &'static str },
     /// Synthesis failed while measuring the layout (a bug, not a user error).
     #[error("laying out the circuit failed: {0}")]
     Synthesis(String),

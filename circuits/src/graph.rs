@@ -2,6 +2,13 @@
 //! chips together. It owns no constraints of its own beyond the public
 //! instance copies; every op is one or two chip calls.
 //!
+//! Phases: in a circuit with a Freivalds check, every layer is laid out in
+//! the first phase, its multi-token linear layers only committing their
+//! products ([`crate::chips::freivalds`]); then `next_phase` draws the
+//! challenge and the pending checks are laid out. No first-phase cell is
+//! assigned after `next_phase`: halo2-axiom's prover has committed those
+//! columns by then.
+//!
 //! Bounds: every activation tensor is a proved signed `B`-bit value. Inputs
 //! and the outputs of add/sub/add_const/const_sub are range-checked here;
 //! linear/mul/mul_const outputs are bounded by the rescale chip's check; ReLU
@@ -13,9 +20,11 @@ use halo2curves::bn256::Fr;
 use zkinfer_quantizer::{Node, Op, QuantizedModel};
 
 use crate::cell::QCell;
+use crate::chips::freivalds::ProductClaim;
 use crate::chips::linear::LinearWeights;
 use crate::config::ModelConfig;
-use crate::rows::Rows;
+use crate::linear_layout::{self, LinearLayout};
+use crate::rows::{LinearShape, Rows};
 
 /// Lays the whole model out and returns the rows each track used. With
 /// `inputs = None` (key generation, measuring) every witness is unknown.
@@ -28,6 +37,7 @@ pub(crate) fn lay_out(
     config.range.load_table(layouter)?;
     let mut rows = Rows::default();
     let mut tensors: Vec<Option<Vec<QCell>>> = vec![None; model.tensors.len()];
+    let mut pending = Vec::new();
     let mut instance_row = 0;
 
     for (i, &id) in model.inputs.iter().enumerate() {
@@ -56,7 +66,7 @@ pub(crate) fn lay_out(
             .iter()
             .map(|&id| tensors[id].as_deref().ok_or(Error::Synthesis))
             .collect::<Result<Vec<_>, _>>()?;
-        let out = lay_out_node(config, layouter, &mut rows, node, &args)?;
+        let out = lay_out_node(config, layouter, &mut rows, &mut pending, node, &args)?;
         tensors[node.output] = Some(out);
     }
 
@@ -66,15 +76,24 @@ pub(crate) fn lay_out(
             instance_row += 1;
         }
     }
+
+    if let Some(freivalds) = &config.freivalds {
+        layouter.next_phase();
+        for claim in &pending {
+            freivalds.check(layouter, claim)?;
+        }
+    }
     Ok(rows)
 }
 
-/// One node: the chip calls that compute its output tensor.
-fn lay_out_node(
+/// One node: the chip calls that compute its output tensor. A linear layer
+/// in the Freivalds layout leaves its check in `pending`.
+fn lay_out_node<'m>(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fr>,
     rows: &mut Rows,
-    node: &Node,
+    pending: &mut Vec<ProductClaim<'m>>,
+    node: &'m Node,
     args: &[&[QCell]],
 ) -> Result<Vec<QCell>, Error> {
     let (range, ew, bits) = (&config.range, &config.elementwise, config.activation_bits);
@@ -97,7 +116,22 @@ fn lay_out_node(
                 weight,
                 bias: bias.as_deref(),
             };
-            let acc = config.linear.linear(layouter, rows, arg(0)?, &weights)?;
+            let x = arg(0)?;
+            let shape = LinearShape {
+                tokens: x.len() / in_features.max(&1),
+                in_features: *in_features,
+                out_features: *out_features,
+            };
+            let layout =
+                linear_layout::choose(shape, config.linear.lanes(), config.freivalds_lanes());
+            let acc = match (layout, &config.freivalds) {
+                (LinearLayout::Freivalds, Some(freivalds)) => {
+                    let (acc, claim) = freivalds.commit_products(layouter, rows, x, &weights)?;
+                    pending.push(claim);
+                    acc
+                }
+                _ => config.linear.linear(layouter, rows, x, &weights)?,
+            };
             config.rescale.rescale(layouter, rows, range, &acc)
         }
         Op::Add => {
@@ -126,6 +160,8 @@ fn lay_out_node(
         }
         Op::Relu => config.relu.relu(layouter, rows, range, arg(0)?),
         Op::Reshape => Ok(arg(0)?.to_vec()),
+        // `plan` rejects the ops the compiler cannot lay out yet.
+        _ => Err(Error::Synthesis),
     }
 }
 

@@ -1,9 +1,11 @@
 //! halo2 chips for quantized inference and the graph compiler that lays a
 //! `.zkq` model out as one circuit (KZG on BN254, halo2-axiom).
 //!
-//! - [`chips`]: range checks (one shared lookup table), rescale, linear,
-//!   ReLU, elementwise arithmetic, all over one shared pool of columns
-//!   ([`columns`]) with explicit row allocation ([`rows`]);
+//! - [`chips`]: range checks (one shared lookup table), rescale, linear
+//!   (direct, or Freivalds' check with a halo2 challenge for multi-token
+//!   layers, see [`linear_layout`]), ReLU, elementwise arithmetic, all over
+//!   one shared pool of columns ([`columns`]) with explicit row allocation
+//!   ([`rows`]);
 //! - [`ModelCircuit`] ([`compiler`]): the circuit of a model; its synthesis
 //!   walks the nodes and wires the chips;
 //! - [`plan()`]: chooses `k`, the table size and the number of columns, and
@@ -17,10 +19,13 @@ pub mod config;
 pub mod error;
 pub mod field;
 mod graph;
+pub mod linear_layout;
 mod measure;
 pub mod params;
 pub mod plan;
 pub mod rows;
+#[cfg(test)]
+mod multi_token_tests;
 #[cfg(test)]
 mod testing;
 

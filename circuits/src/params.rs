@@ -27,6 +27,12 @@ pub struct CircuitParams {
     pub scale_bits: u32,
     /// Signed width `B` of every activation.
     pub activation_bits: u32,
+    /// Lanes `F` of the Freivalds check ([`crate::chips::freivalds`]): the
+    /// circuit gets `F + 1` second-phase advice columns and one challenge.
+    /// 0 (the default, and what files written before this field read as):
+    /// none, and every linear layer takes the direct layout.
+    #[serde(default)]
+    pub freivalds_lanes: usize,
 }
 
 impl CircuitParams {
@@ -36,17 +42,54 @@ impl CircuitParams {
     /// panicking; the planner never produces them.
     pub fn normalized(&self) -> CircuitParams {
         let scale_bits = self.scale_bits.max(1);
+        let advice_columns = self.advice_columns.max(MIN_ADVICE_COLUMNS);
         CircuitParams {
             k: self.k,
             lookup_bits: self.lookup_bits.clamp(1, MAX_LOOKUP_BITS),
-            advice_columns: self.advice_columns.max(MIN_ADVICE_COLUMNS),
+            advice_columns,
             scale_bits,
             activation_bits: self.activation_bits.max(scale_bits + 1),
+            // Each lane's operand is a gate column.
+            freivalds_lanes: self.freivalds_lanes.min(advice_columns - 1),
         }
     }
 
     /// Accumulator columns of the linear chip.
     pub fn accumulators(&self) -> usize {
         self.normalized().advice_columns - 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::value::{Error, MapDeserializer};
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[test]
+    fn parameters_saved_without_freivalds_lanes_still_read() {
+        let old = [
+            ("k", 10u64),
+            ("lookup_bits", 4),
+            ("advice_columns", 5),
+            ("scale_bits", 4),
+            ("activation_bits", 10),
+        ];
+        let params =
+            CircuitParams::deserialize(MapDeserializer::<_, Error>::new(old.into_iter())).unwrap();
+        assert_eq!(params.freivalds_lanes, 0);
+        assert_eq!(params.advice_columns, 5);
+    }
+
+    #[test]
+    fn freivalds_lanes_fit_in_the_gate_columns() {
+        let params = CircuitParams {
+            advice_columns: 6,
+            freivalds_lanes: 9,
+            ..CircuitParams::default()
+        };
+        assert_eq!(params.normalized().freivalds_lanes, 5);
+        assert_eq!(CircuitParams::default().normalized().freivalds_lanes, 0);
     }
 }

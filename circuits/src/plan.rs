@@ -96,6 +96,7 @@ pub(crate) fn plan_circuit(
     model: &QuantizedModel,
 ) -> Result<(Layout, CircuitParams), CircuitError> {
     model.validate()?;
+    check_supported(model)?;
     check_magnitudes(model)?;
     let params_for = |advice_columns: usize, lookup_bits: u32| CircuitParams {
         k: 0,
@@ -228,6 +229,32 @@ fn smallest_k(rows: usize, minimum_rows: usize) -> Option<u32> {
     (1..=MAX_K).find(|&k| (1usize << k) >= rows)
 }
 
+/// The transformer ops have integer semantics (quantizer) but no layout in
+/// the graph compiler yet: say so, naming the node, instead of failing later.
+fn check_supported(model: &QuantizedModel) -> Result<(), CircuitError> {
+    for node in &model.nodes {
+        let laid_out = matches!(
+            node.op,
+            Op::Linear { .. }
+                | Op::Add
+                | Op::Sub
+                | Op::AddConst { .. }
+                | Op::ConstSub { .. }
+                | Op::Mul
+                | Op::MulConst { .. }
+                | Op::Relu
+                | Op::Reshape
+        );
+        if !laid_out {
+            return Err(CircuitError::Unsupported {
+                node: node.name.clone(),
+                op: node.op.kind(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Bounds every pre-rescale value by `2^ACCUMULATOR_BOUND_BITS`, given that
 /// activations are below `2^(B−1)` in magnitude.
 fn check_magnitudes(model: &QuantizedModel) -> Result<(), CircuitError> {
@@ -269,6 +296,8 @@ fn check_magnitudes(model: &QuantizedModel) -> Result<(), CircuitError> {
                     + act
             }
             Op::Add | Op::Sub | Op::Relu | Op::Reshape => 2 * act,
+            // Rejected by `check_supported` before this runs.
+            _ => 0,
         };
         if worst >= limit {
             return Err(CircuitError::Overflow {

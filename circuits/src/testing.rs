@@ -71,6 +71,7 @@ pub(crate) fn params(lookup_bits: u32, advice_columns: usize) -> CircuitParams {
         advice_columns,
         scale_bits: 4,
         activation_bits: 10,
+        freivalds_lanes: 0,
     }
 }
 

@@ -56,7 +56,9 @@ impl Backend {
             #[cfg(not(feature = "cuda"))]
             BackendChoice::Cuda => Err(BackendError::CudaNotBuilt),
             #[cfg(feature = "cuda")]
-            BackendChoice::Auto => Ok(crate::cuda::probe().map(|_| Backend::Cuda).unwrap_or(Backend::Cpu)),
+            BackendChoice::Auto => Ok(crate::cuda::probe()
+                .map(|_| Backend::Cuda)
+                .unwrap_or(Backend::Cpu)),
             #[cfg(not(feature = "cuda"))]
             BackendChoice::Auto => Ok(Backend::Cpu),
         }
@@ -85,13 +87,19 @@ mod tests {
     fn parses_choices_and_rejects_unknown_names() {
         assert_eq!("CPU".parse::<BackendChoice>().unwrap(), BackendChoice::Cpu);
         assert_eq!("gpu".parse::<BackendChoice>().unwrap(), BackendChoice::Cuda);
-        assert!(matches!("tpu".parse::<BackendChoice>(), Err(BackendError::Unknown(_))));
+        assert!(matches!(
+            "tpu".parse::<BackendChoice>(),
+            Err(BackendError::Unknown(_))
+        ));
     }
 
     #[cfg(not(feature = "cuda"))]
     #[test]
     fn cuda_without_the_feature_is_a_clear_error_and_auto_falls_back_to_cpu() {
-        assert!(matches!(Backend::select(BackendChoice::Cuda), Err(BackendError::CudaNotBuilt)));
+        assert!(matches!(
+            Backend::select(BackendChoice::Cuda),
+            Err(BackendError::CudaNotBuilt)
+        ));
         assert_eq!(Backend::select(BackendChoice::Auto).unwrap(), Backend::Cpu);
     }
 }

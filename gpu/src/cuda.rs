@@ -22,7 +22,9 @@ use crate::BackendError;
 pub(crate) fn probe() -> Result<(), BackendError> {
     match std::process::Command::new("nvidia-smi").arg("-L").output() {
         Ok(out) if out.status.success() && !out.stdout.is_empty() => Ok(()),
-        Ok(out) => Err(BackendError::NoDevice(String::from_utf8_lossy(&out.stderr).trim().to_string())),
+        Ok(out) => Err(BackendError::NoDevice(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )),
         Err(e) => Err(BackendError::NoDevice(format!("nvidia-smi: {e}"))),
     }
 }

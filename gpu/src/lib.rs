@@ -42,6 +42,8 @@ where
     match backend {
         Backend::Cpu => cpu::create_shplonk_proof(params, pk, circuit, instances, rng, transcript),
         #[cfg(feature = "cuda")]
-        Backend::Cuda => cuda::create_shplonk_proof(params, pk, circuit, instances, rng, transcript),
+        Backend::Cuda => {
+            cuda::create_shplonk_proof(params, pk, circuit, instances, rng, transcript)
+        }
     }
 }

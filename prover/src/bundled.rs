@@ -14,7 +14,8 @@ pub struct BundledModel {
 
 pub const MLP: BundledModel = BundledModel {
     name: "mlp",
-    description: "dense MLP 8 -> 16 -> 16 -> 4 with ReLU (Gemm, Relu), as torch.onnx.export writes it",
+    description:
+        "dense MLP 8 -> 16 -> 16 -> 4 with ReLU (Gemm, Relu), as torch.onnx.export writes it",
     onnx: include_bytes!("../../quantizer/models/mlp.onnx"),
     samples: include_str!("../../quantizer/models/mlp.samples.json"),
     input: include_str!("../../quantizer/models/mlp.input.json"),
@@ -22,7 +23,8 @@ pub const MLP: BundledModel = BundledModel {
 
 pub const MNIST_MLP: BundledModel = BundledModel {
     name: "mnist_mlp",
-    description: "dense MLP 784 -> 128 -> 64 -> 10 with ReLU (MNIST-sized, random weights), for benchmarks",
+    description:
+        "dense MLP 784 -> 128 -> 64 -> 10 with ReLU (MNIST-sized, random weights), for benchmarks",
     onnx: include_bytes!("../../quantizer/models/mnist_mlp.onnx"),
     samples: include_str!("../../quantizer/models/mnist_mlp.samples.json"),
     input: include_str!("../../quantizer/models/mnist_mlp.input.json"),

@@ -23,14 +23,24 @@ pub enum ProverError {
     )]
     SrsTooSmall { srs_k: u32, needed: u32 },
     #[error("the proof was made for model {proof_model} but this key is for model {key_model}")]
-    WrongModel { proof_model: String, key_model: String },
-    #[error("the proof does not match this verifying key (proof for vk {proof_vk}, key is vk {key_vk})")]
+    WrongModel {
+        proof_model: String,
+        key_model: String,
+    },
+    #[error(
+        "the proof does not match this verifying key (proof for vk {proof_vk}, key is vk {key_vk})"
+    )]
     WrongKey { proof_vk: String, key_vk: String },
     #[error("this key is for model {key_model} but the .zkq is model {zkq_model}")]
-    ModelKeyMismatch { key_model: String, zkq_model: String },
+    ModelKeyMismatch {
+        key_model: String,
+        zkq_model: String,
+    },
     #[error("the proof has {got} public instances, the verifying key expects {expected}")]
     InstanceCount { got: usize, expected: usize },
-    #[error("proof verification failed: the proof is invalid for these public instances and this key")]
+    #[error(
+        "proof verification failed: the proof is invalid for these public instances and this key"
+    )]
     Invalid,
     #[error("key generation failed: {0}")]
     Keygen(String),

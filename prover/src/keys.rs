@@ -25,8 +25,14 @@ use zkinfer_quantizer::QuantizedModel;
 use crate::container::{self, Kind};
 use crate::error::ProverError;
 
-pub const PK_KIND: Kind = Kind { magic: "ZKINFER-PK v1", what: "zkinfer proving key" };
-pub const VK_KIND: Kind = Kind { magic: "ZKINFER-VK v1", what: "zkinfer verifying key" };
+pub const PK_KIND: Kind = Kind {
+    magic: "ZKINFER-PK v1",
+    what: "zkinfer proving key",
+};
+pub const VK_KIND: Kind = Kind {
+    magic: "ZKINFER-VK v1",
+    what: "zkinfer verifying key",
+};
 
 const G1_RAW: usize = 64;
 const G2_RAW: usize = 128;
@@ -58,10 +64,20 @@ pub struct KeyHeader {
 }
 
 impl KeyHeader {
-    pub fn new(model: &QuantizedModel, circuit: CircuitParams, k: u32, num_instances: usize, srs: &crate::srs::SrsMeta, vk_id: String) -> Self {
+    pub fn new(
+        model: &QuantizedModel,
+        circuit: CircuitParams,
+        k: u32,
+        num_instances: usize,
+        srs: &crate::srs::SrsMeta,
+        vk_id: String,
+    ) -> Self {
         let meta = |ids: &[usize]| {
             ids.iter()
-                .map(|&i| TensorMeta { name: model.tensors[i].name.clone(), shape: model.tensors[i].shape.clone() })
+                .map(|&i| TensorMeta {
+                    name: model.tensors[i].name.clone(),
+                    shape: model.tensors[i].shape.clone(),
+                })
                 .collect()
         };
         KeyHeader {
@@ -81,13 +97,17 @@ impl KeyHeader {
     }
 
     pub fn num_input_values(&self) -> usize {
-        self.inputs.iter().map(|t| t.shape.iter().product::<usize>()).sum()
+        self.inputs
+            .iter()
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum()
     }
 }
 
 pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
     let mut out = Vec::new();
-    vk.write(&mut out, SerdeFormat::RawBytes).expect("writing to a Vec cannot fail");
+    vk.write(&mut out, SerdeFormat::RawBytes)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -109,7 +129,9 @@ pub struct VerifyingKeyFile {
 
 fn params_bytes(params: &ParamsKZG<Bn256>) -> Vec<u8> {
     let mut out = Vec::new();
-    params.write_custom(&mut out, SerdeFormat::RawBytes).expect("writing to a Vec cannot fail");
+    params
+        .write_custom(&mut out, SerdeFormat::RawBytes)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -147,7 +169,8 @@ fn verifier_params_bytes(params: &ParamsKZG<Bn256>) -> Vec<u8> {
 /// Inverse of [`verifier_params_bytes`]. The monomial basis is filled with
 /// copies of `g[0]`: the KZG verifier never reads past `g[0]`.
 fn verifier_params_from_bytes(bytes: &[u8], path: &Path) -> Result<ParamsKZG<Bn256>, ProverError> {
-    let corrupt = |why: &str| ProverError::BadKey(format!("{}: verifier SRS section {why}", path.display()));
+    let corrupt =
+        |why: &str| ProverError::BadKey(format!("{}: verifier SRS section {why}", path.display()));
     if bytes.len() < 4 {
         return Err(corrupt("is truncated"));
     }
@@ -173,18 +196,32 @@ fn verifier_params_from_bytes(bytes: &[u8], path: &Path) -> Result<ParamsKZG<Bn2
 impl ProvingKeyFile {
     pub fn save(&self, path: &Path) -> Result<(), ProverError> {
         let mut pk = Vec::new();
-        self.pk.write(&mut pk, SerdeFormat::RawBytes).expect("writing to a Vec cannot fail");
-        container::write(path, &PK_KIND, &self.header, &pack(&params_bytes(&self.params), &pk))?;
+        self.pk
+            .write(&mut pk, SerdeFormat::RawBytes)
+            .expect("writing to a Vec cannot fail");
+        container::write(
+            path,
+            &PK_KIND,
+            &self.header,
+            &pack(&params_bytes(&self.params), &pk),
+        )?;
         Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Self, ProverError> {
         let (header, body): (KeyHeader, _) = container::read(path, &PK_KIND)?;
         let (params, pk) = unpack(&body, path)?;
-        let params = ParamsKZG::<Bn256>::read_custom(&mut Cursor::new(params), SerdeFormat::RawBytesUnchecked)
-            .map_err(|e| ProverError::BadKey(format!("{}: SRS section: {e}", path.display())))?;
-        let pk = ProvingKey::<G1Affine>::read::<_, ModelCircuit>(&mut Cursor::new(pk), SerdeFormat::RawBytesUnchecked, header.circuit.clone())
-            .map_err(|e| ProverError::BadKey(format!("{}: proving key: {e}", path.display())))?;
+        let params = ParamsKZG::<Bn256>::read_custom(
+            &mut Cursor::new(params),
+            SerdeFormat::RawBytesUnchecked,
+        )
+        .map_err(|e| ProverError::BadKey(format!("{}: SRS section: {e}", path.display())))?;
+        let pk = ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
+            &mut Cursor::new(pk),
+            SerdeFormat::RawBytesUnchecked,
+            header.circuit.clone(),
+        )
+        .map_err(|e| ProverError::BadKey(format!("{}: proving key: {e}", path.display())))?;
         Ok(ProvingKeyFile { header, params, pk })
     }
 }
@@ -200,10 +237,17 @@ impl VerifyingKeyFile {
         let (header, body): (KeyHeader, _) = container::read(path, &VK_KIND)?;
         let (params, vk) = unpack(&body, path)?;
         let params = verifier_params_from_bytes(params, path)?;
-        let vk = VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(&mut Cursor::new(vk), SerdeFormat::RawBytes, header.circuit.clone())
-            .map_err(|e| ProverError::BadKey(format!("{}: verifying key: {e}", path.display())))?;
+        let vk = VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
+            &mut Cursor::new(vk),
+            SerdeFormat::RawBytes,
+            header.circuit.clone(),
+        )
+        .map_err(|e| ProverError::BadKey(format!("{}: verifying key: {e}", path.display())))?;
         if vk_id(&vk) != header.vk_id {
-            return Err(ProverError::BadKey(format!("{}: the key does not match its header's vk_id", path.display())));
+            return Err(ProverError::BadKey(format!(
+                "{}: the key does not match its header's vk_id",
+                path.display()
+            )));
         }
         Ok(VerifyingKeyFile { header, params, vk })
     }
@@ -211,12 +255,20 @@ impl VerifyingKeyFile {
 
 impl ProvingKeyFile {
     pub fn vk_file_view(&self) -> crate::verify::VerifierView<'_> {
-        crate::verify::VerifierView { header: &self.header, params: &self.params, vk: self.pk.get_vk() }
+        crate::verify::VerifierView {
+            header: &self.header,
+            params: &self.params,
+            vk: self.pk.get_vk(),
+        }
     }
 }
 
 impl VerifyingKeyFile {
     pub fn view(&self) -> crate::verify::VerifierView<'_> {
-        crate::verify::VerifierView { header: &self.header, params: &self.params, vk: &self.vk }
+        crate::verify::VerifierView {
+            header: &self.header,
+            params: &self.params,
+            vk: &self.vk,
+        }
     }
 }

@@ -4,20 +4,20 @@
 //! Keccak `EvmTranscript`, so a proof verifies natively here and, unchanged,
 //! in the generated Solidity verifier.
 
+pub mod bundled;
+pub mod cli;
 pub mod container;
 pub mod error;
 pub mod keys;
 pub mod measure;
 pub mod pipeline;
 pub mod progress;
-pub mod report;
-pub mod bundled;
-pub mod cli;
 pub mod proof_file;
 pub mod prove;
+pub mod report;
 pub mod setup;
-pub mod tamper;
 pub mod srs;
+pub mod tamper;
 pub mod verify;
 
 pub use error::ProverError;

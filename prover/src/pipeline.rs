@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use zkinfer_circuits::Layout;
 use zkinfer_gpu::Backend;
-use zkinfer_quantizer::{inputs, quantize_onnx, reference::FloatReference, AccuracyReport, QuantizeOptions, QuantizedModel};
+use zkinfer_quantizer::{
+    inputs, quantize_onnx, reference::FloatReference, AccuracyReport, QuantizeOptions,
+    QuantizedModel,
+};
 
 use crate::bundled::BundledModel;
 use crate::error::ProverError;
@@ -78,7 +81,12 @@ fn io_err(p: &Path) -> impl FnOnce(std::io::Error) -> ProverError + '_ {
 }
 
 /// Runs the pipeline on `bundled` inside `dir` (created if missing).
-pub fn run_bundled(bundled: &BundledModel, dir: &Path, backend: Backend, progress: &Progress) -> Result<Run, ProverError> {
+pub fn run_bundled(
+    bundled: &BundledModel,
+    dir: &Path,
+    backend: Backend,
+    progress: &Progress,
+) -> Result<Run, ProverError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let art = Artifacts::in_dir(dir);
     std::fs::write(&art.onnx, bundled.onnx).map_err(io_err(&art.onnx))?;
@@ -88,7 +96,10 @@ pub fn run_bundled(bundled: &BundledModel, dir: &Path, backend: Backend, progres
     progress.stage("quantizing");
     let t = Instant::now();
     let samples = inputs::load_samples(&art.samples)?;
-    let opts = QuantizeOptions { name: Some(bundled.name.to_string()), ..QuantizeOptions::default() };
+    let opts = QuantizeOptions {
+        name: Some(bundled.name.to_string()),
+        ..QuantizeOptions::default()
+    };
     let (model, report) = quantize_onnx(&art.onnx, &samples, &opts)?;
     model.save(&art.zkq)?;
     let quantize_time = t.elapsed();
@@ -138,7 +149,15 @@ pub fn run_bundled(bundled: &BundledModel, dir: &Path, backend: Backend, progres
         proof_bytes: proof.proof_bytes()?.len(),
         max_abs_error,
     };
-    Ok(Run { artifacts: art, model, report, proof, outputs: proved.outputs, reference, figures })
+    Ok(Run {
+        artifacts: art,
+        model,
+        report,
+        proof,
+        outputs: proved.outputs,
+        reference,
+        figures,
+    })
 }
 
 /// One table row per run: the figures the issue asks the bench to print.
@@ -148,7 +167,18 @@ pub fn print_figures(runs: &[&RunFigures], w: &mut dyn Write) -> std::io::Result
     writeln!(
         w,
         "{:<8} {:>3} {:>6} {:>6} {:>7} {:>9} {:>10} {:>9} {:>10} {:>9} {:>8} {:>10}",
-        "model", "k", "advice", "fixed", "lookups", "setup s", "setup mem", "prove s", "prove mem", "verify ms", "proof B", "max |err|"
+        "model",
+        "k",
+        "advice",
+        "fixed",
+        "lookups",
+        "setup s",
+        "setup mem",
+        "prove s",
+        "prove mem",
+        "verify ms",
+        "proof B",
+        "max |err|"
     )?;
     for f in runs {
         writeln!(

@@ -45,13 +45,15 @@ pub fn fr_from_decimal(s: &str) -> Result<Fr, ProverError> {
     }
     let mut repr = [0u8; 32];
     repr[..bytes.len()].copy_from_slice(&bytes);
-    Option::from(Fr::from_repr(repr)).ok_or_else(|| bad("is not below the BN254 scalar field modulus"))
+    Option::from(Fr::from_repr(repr))
+        .ok_or_else(|| bad("is not below the BN254 scalar field modulus"))
 }
 
 impl ProofFile {
     pub fn proof_bytes(&self) -> Result<Vec<u8>, ProverError> {
         let h = self.proof.strip_prefix("0x").unwrap_or(&self.proof);
-        hex::decode(h).map_err(|e| ProverError::BadProofFile(format!("proof is not valid hex: {e}")))
+        hex::decode(h)
+            .map_err(|e| ProverError::BadProofFile(format!("proof is not valid hex: {e}")))
     }
 
     pub fn instance_values(&self) -> Result<Vec<Fr>, ProverError> {
@@ -60,11 +62,13 @@ impl ProofFile {
 
     pub fn save(&self, path: &Path) -> Result<(), ProverError> {
         let json = serde_json::to_string_pretty(self).expect("proof files always serialize");
-        std::fs::write(path, json + "\n").map_err(|e| ProverError::Io(path.display().to_string(), e))
+        std::fs::write(path, json + "\n")
+            .map_err(|e| ProverError::Io(path.display().to_string(), e))
     }
 
     pub fn load(path: &Path) -> Result<Self, ProverError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ProverError::Io(path.display().to_string(), e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ProverError::Io(path.display().to_string(), e))?;
         let file: ProofFile = serde_json::from_str(&text)
             .map_err(|e| ProverError::BadProofFile(format!("{}: {e}", path.display())))?;
         if file.format != PROOF_FORMAT {

@@ -37,7 +37,10 @@ pub fn prove(
     progress: &Progress,
 ) -> Result<ProveOutput, ProverError> {
     if pk.header.model_id != model.id() {
-        return Err(ProverError::ModelKeyMismatch { key_model: pk.header.model_id.clone(), zkq_model: model.id() });
+        return Err(ProverError::ModelKeyMismatch {
+            key_model: pk.header.model_id.clone(),
+            zkq_model: model.id(),
+        });
     }
     let start = Instant::now();
     progress.stage("integer inference (witness)");
@@ -46,7 +49,15 @@ pub fn prove(
     let outputs = circuit.outputs();
     progress.stage(&format!("proving on {backend}"));
     let mut transcript = EvmTranscript::<G1Affine, _, _, _>::init(Vec::new());
-    create_shplonk_proof(backend, &pk.params, &pk.pk, circuit, &[&instances], OsRng, &mut transcript)?;
+    create_shplonk_proof(
+        backend,
+        &pk.params,
+        &pk.pk,
+        circuit,
+        &[&instances],
+        OsRng,
+        &mut transcript,
+    )?;
     let proof_bytes = transcript.finalize();
     let num_inputs = pk.header.num_input_values();
     let proof = ProofFile {
@@ -70,5 +81,9 @@ pub fn prove(
     // milliseconds, with the same code path `zkinfer verify` uses.
     progress.stage("verifying the new proof");
     verify(&pk.vk_file_view(), &proof)?;
-    Ok(ProveOutput { proof, outputs, elapsed })
+    Ok(ProveOutput {
+        proof,
+        outputs,
+        elapsed,
+    })
 }

@@ -22,7 +22,11 @@ pub fn print_outputs(
             match float.and_then(|f| f.get(j)) {
                 Some(&f) => {
                     max_err = max_err.max((v - f).abs());
-                    writeln!(w, "  [{j:>3}] proved {v:>12.6}   float {f:>12.6}   diff {:>9.2e}", (v - f).abs())?;
+                    writeln!(
+                        w,
+                        "  [{j:>3}] proved {v:>12.6}   float {f:>12.6}   diff {:>9.2e}",
+                        (v - f).abs()
+                    )?;
                 }
                 None => writeln!(w, "  [{j:>3}] proved {v:>12.6}")?,
             }

@@ -7,16 +7,22 @@ use crate::proof_file::{fr_from_decimal, fr_to_decimal, ProofFile};
 
 /// One byte of the proof flipped (in the middle, inside a commitment or evaluation).
 pub fn flip_proof_byte(p: &ProofFile) -> ProofFile {
-    let mut bytes = p.proof_bytes().expect("a proof made by zkinfer is valid hex");
+    let mut bytes = p
+        .proof_bytes()
+        .expect("a proof made by zkinfer is valid hex");
     let i = bytes.len() / 2;
     bytes[i] ^= 0x01;
-    ProofFile { proof: format!("0x{}", hex::encode(bytes)), ..p.clone() }
+    ProofFile {
+        proof: format!("0x{}", hex::encode(bytes)),
+        ..p.clone()
+    }
 }
 
 /// Public instance `index` increased by one.
 pub fn bump_instance(p: &ProofFile, index: usize) -> ProofFile {
     let mut q = p.clone();
-    let v = fr_from_decimal(&q.instances[index]).expect("a proof made by zkinfer has valid instances");
+    let v =
+        fr_from_decimal(&q.instances[index]).expect("a proof made by zkinfer has valid instances");
     q.instances[index] = fr_to_decimal(&(v + Fr::one()));
     q
 }

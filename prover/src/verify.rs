@@ -35,11 +35,17 @@ pub fn verify(key: &VerifierView<'_>, proof: &ProofFile) -> Result<(), ProverErr
         });
     }
     if proof.vk_id != key.header.vk_id {
-        return Err(ProverError::WrongKey { proof_vk: proof.vk_id.clone(), key_vk: key.header.vk_id.clone() });
+        return Err(ProverError::WrongKey {
+            proof_vk: proof.vk_id.clone(),
+            key_vk: key.header.vk_id.clone(),
+        });
     }
     let instances = proof.instance_values()?;
     if instances.len() != key.header.num_instances {
-        return Err(ProverError::InstanceCount { got: instances.len(), expected: key.header.num_instances });
+        return Err(ProverError::InstanceCount {
+            got: instances.len(),
+            expected: key.header.num_instances,
+        });
     }
     let bytes = proof.proof_bytes()?;
     // halo2 reports malformed proofs as errors, but a verifier must never

@@ -9,7 +9,11 @@ pub enum QuantizeError {
     #[error("malformed ONNX model: {0}")]
     BadOnnx(String),
     #[error("unsupported op '{op}' at node '{node}'{hint}")]
-    UnsupportedOp { op: String, node: String, hint: String },
+    UnsupportedOp {
+        op: String,
+        node: String,
+        hint: String,
+    },
     #[error("invalid .zkq file: {0}")]
     BadZkq(String),
     #[error("bad input: {0}")]
@@ -18,7 +22,13 @@ pub enum QuantizeError {
         "tensor '{tensor}' (produced by {producer}) reaches {value}, outside the calibrated range \
          ±{limit} by {excess}; re-quantize with calibration samples that cover this input"
     )]
-    OutOfRange { tensor: String, producer: String, value: f64, limit: f64, excess: f64 },
+    OutOfRange {
+        tensor: String,
+        producer: String,
+        value: f64,
+        limit: f64,
+        excess: f64,
+    },
     #[error("calibration: {0}")]
     Calibration(String),
     #[error("float reference (tract) failed: {0}")]

@@ -15,8 +15,10 @@ pub mod float_graph;
 pub mod infer;
 pub mod inputs;
 pub mod model;
+pub mod nonlinear;
 pub mod onnx;
 pub mod quantize;
+pub mod wiring;
 pub mod reference;
 pub mod report;
 

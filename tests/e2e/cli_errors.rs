@@ -10,7 +10,14 @@ fn a_truncated_onnx_file_is_a_clear_error() {
     let path = dir.path().join("truncated.onnx");
     std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
     let out = dir.path().join("never.zkq");
-    let (code, msg) = zkinfer(&["quantize", path_str(&path), "--calibration", path_str(&run.artifacts.samples), "-o", path_str(&out)]);
+    let (code, msg) = zkinfer(&[
+        "quantize",
+        path_str(&path),
+        "--calibration",
+        path_str(&run.artifacts.samples),
+        "-o",
+        path_str(&out),
+    ]);
     assert_eq!(code, 1);
     assert!(msg.to_lowercase().contains("onnx"), "{msg}");
     assert!(!out.exists(), "a failed quantize must not write its output");
@@ -19,7 +26,10 @@ fn a_truncated_onnx_file_is_a_clear_error() {
 #[test]
 fn an_unsupported_op_names_the_op_and_the_node() {
     let (dir, _) = mlp_run();
-    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../quantizer/models/unsupported_op.onnx");
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../quantizer/models/unsupported_op.onnx"
+    );
     let (code, msg) = zkinfer(&["quantize", model, "-o", path_str(&dir.path().join("u.zkq"))]);
     assert_eq!(code, 1);
     assert!(msg.contains("unsupported op"), "{msg}");
@@ -49,12 +59,23 @@ fn prove_with_input(json: &str, name: &str) -> (u8, String) {
 fn an_input_of_the_wrong_shape_is_a_clear_error() {
     let (code, msg) = prove_with_input(r#"{"input": [0.1, 0.2, 0.3]}"#, "short");
     assert_eq!(code, 1);
-    assert!(msg.contains('8') && msg.contains('3'), "message should give expected and actual sizes: {msg}");
+    assert!(
+        msg.contains('8') && msg.contains('3'),
+        "message should give expected and actual sizes: {msg}"
+    );
 }
 
 #[test]
 fn an_input_outside_the_calibrated_range_names_the_tensor_and_the_excess() {
-    let values: Vec<String> = (0..8).map(|i| if i == 2 { "1000.0".into() } else { "0.1".into() }).collect();
+    let values: Vec<String> = (0..8)
+        .map(|i| {
+            if i == 2 {
+                "1000.0".into()
+            } else {
+                "0.1".into()
+            }
+        })
+        .collect();
     let (code, msg) = prove_with_input(&format!(r#"{{"input": [{}]}}"#, values.join(",")), "huge");
     assert_eq!(code, 1);
     assert!(msg.contains("input") && msg.contains("outside"), "{msg}");
@@ -77,12 +98,29 @@ fn a_vk_that_does_not_match_the_proof_is_rejected() {
     ]);
     assert_eq!(code, 0, "{msg}");
     let keys = dir.path().join("other-keys");
-    let (code, msg) = zkinfer(&["setup", path_str(&zkq), "--srs", path_str(&run.artifacts.srs), "-o", path_str(&keys)]);
+    let (code, msg) = zkinfer(&[
+        "setup",
+        path_str(&zkq),
+        "--srs",
+        path_str(&run.artifacts.srs),
+        "-o",
+        path_str(&keys),
+    ]);
     assert_eq!(code, 0, "{msg}");
-    let (code, _) = zkinfer(&["verify", "--vk", path_str(&keys.join("vk")), path_str(&run.artifacts.proof)]);
+    let (code, _) = zkinfer(&[
+        "verify",
+        "--vk",
+        path_str(&keys.join("vk")),
+        path_str(&run.artifacts.proof),
+    ]);
     assert_eq!(code, 1);
     // A file that is not a vk at all.
-    let (code, msg) = zkinfer(&["verify", "--vk", path_str(&run.artifacts.proof), path_str(&run.artifacts.proof)]);
+    let (code, msg) = zkinfer(&[
+        "verify",
+        "--vk",
+        path_str(&run.artifacts.proof),
+        path_str(&run.artifacts.proof),
+    ]);
     assert_eq!(code, 1);
     assert!(msg.contains("verifying key"), "{msg}");
 }
@@ -94,7 +132,12 @@ fn malformed_proof_hex_is_a_clear_error() {
     p.proof = "0xnot-hex".into();
     let path = dir.path().join("badhex.json");
     p.save(&path).unwrap();
-    let (code, _) = zkinfer(&["verify", "--vk", path_str(&run.artifacts.keys.join("vk")), path_str(&path)]);
+    let (code, _) = zkinfer(&[
+        "verify",
+        "--vk",
+        path_str(&run.artifacts.keys.join("vk")),
+        path_str(&path),
+    ]);
     assert_eq!(code, 1);
 }
 
@@ -106,12 +149,28 @@ fn a_corrupt_ptau_is_a_clear_error() {
     let truncated = dir.path().join("truncated.ptau");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let out = dir.path().join("never.srs");
-    let (code, _) = zkinfer(&["srs", "import", path_str(&truncated), "--k", "4", "-o", path_str(&out)]);
+    let (code, _) = zkinfer(&[
+        "srs",
+        "import",
+        path_str(&truncated),
+        "--k",
+        "4",
+        "-o",
+        path_str(&out),
+    ]);
     assert_eq!(code, 1);
     bytes[0] = b'x';
     let garbage = dir.path().join("garbage.ptau");
     std::fs::write(&garbage, &bytes).unwrap();
-    let (code, _) = zkinfer(&["srs", "import", path_str(&garbage), "--k", "4", "-o", path_str(&out)]);
+    let (code, _) = zkinfer(&[
+        "srs",
+        "import",
+        path_str(&garbage),
+        "--k",
+        "4",
+        "-o",
+        path_str(&out),
+    ]);
     assert_eq!(code, 1);
     assert!(!out.exists());
 }

@@ -12,8 +12,13 @@ pub fn mlp_run() -> &'static (tempfile::TempDir, Run) {
     static RUN: OnceLock<(tempfile::TempDir, Run)> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let run = run_bundled(&bundled::MLP, &dir.path().join("mlp"), Backend::Cpu, &Progress::hidden())
-            .expect("the bundled MLP goes through the pipeline");
+        let run = run_bundled(
+            &bundled::MLP,
+            &dir.path().join("mlp"),
+            Backend::Cpu,
+            &Progress::hidden(),
+        )
+        .expect("the bundled MLP goes through the pipeline");
         (dir, run)
     })
 }
@@ -22,7 +27,10 @@ pub fn mlp_run() -> &'static (tempfile::TempDir, Run) {
 /// (errors count as 1, like the binary's `main`) and fails on a panic.
 pub fn zkinfer(args: &[&str]) -> (u8, String) {
     use clap::Parser;
-    let argv: Vec<String> = std::iter::once("zkinfer").chain(args.iter().copied()).map(String::from).collect();
+    let argv: Vec<String> = std::iter::once("zkinfer")
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
     let cli = match zkinfer_prover::cli::Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => return (2, e.to_string()),

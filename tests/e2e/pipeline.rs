@@ -21,7 +21,12 @@ fn bundled_demo_model_proves_and_verifies() {
     let (_, run) = mlp_run();
     verify(&vk_of_mlp().view(), &run.proof).expect("the honest proof verifies");
     // The CLI agrees, reading the files the run wrote.
-    let (code, _) = zkinfer(&["verify", "--vk", path_str(&run.artifacts.keys.join("vk")), path_str(&run.artifacts.proof)]);
+    let (code, _) = zkinfer(&[
+        "verify",
+        "--vk",
+        path_str(&run.artifacts.keys.join("vk")),
+        path_str(&run.artifacts.proof),
+    ]);
     assert_eq!(code, 0);
 }
 
@@ -31,30 +36,46 @@ fn proved_output_is_close_to_the_float_model() {
     // The bundled MLP at the default 16-bit activations: the quantizer's
     // tests bound the error; here the proved output must be the same
     // quantized output, so the same bound holds.
-    assert!(run.figures.max_abs_error < 0.05, "max abs error {}", run.figures.max_abs_error);
+    assert!(
+        run.figures.max_abs_error < 0.05,
+        "max abs error {}",
+        run.figures.max_abs_error
+    );
 }
 
 #[test]
 fn a_flipped_proof_byte_is_rejected() {
     let bad = tamper::flip_proof_byte(&mlp_run().1.proof);
-    assert!(matches!(verify(&vk_of_mlp().view(), &bad), Err(ProverError::Invalid)));
+    assert!(matches!(
+        verify(&vk_of_mlp().view(), &bad),
+        Err(ProverError::Invalid)
+    ));
 }
 
 #[test]
 fn a_changed_public_input_is_rejected() {
     let bad = tamper::change_input(&mlp_run().1.proof);
-    assert!(matches!(verify(&vk_of_mlp().view(), &bad), Err(ProverError::Invalid)));
+    assert!(matches!(
+        verify(&vk_of_mlp().view(), &bad),
+        Err(ProverError::Invalid)
+    ));
 }
 
 #[test]
 fn a_changed_public_output_is_rejected() {
     let run = &mlp_run().1;
     let bad = tamper::change_output(&run.proof);
-    assert!(matches!(verify(&vk_of_mlp().view(), &bad), Err(ProverError::Invalid)));
+    assert!(matches!(
+        verify(&vk_of_mlp().view(), &bad),
+        Err(ProverError::Invalid)
+    ));
     // Every output position, not just the last one.
     for i in run.proof.num_inputs..run.proof.instances.len() {
         let bad = tamper::bump_instance(&run.proof, i);
-        assert!(verify(&vk_of_mlp().view(), &bad).is_err(), "output instance {i} changed but accepted");
+        assert!(
+            verify(&vk_of_mlp().view(), &bad).is_err(),
+            "output instance {i} changed but accepted"
+        );
     }
 }
 
@@ -63,7 +84,12 @@ fn the_cli_rejects_a_tampered_proof_file_with_a_non_zero_exit() {
     let (dir, run) = mlp_run();
     let path = dir.path().join("tampered.json");
     tamper::flip_proof_byte(&run.proof).save(&path).unwrap();
-    let (code, _) = zkinfer(&["verify", "--vk", path_str(&run.artifacts.keys.join("vk")), path_str(&path)]);
+    let (code, _) = zkinfer(&[
+        "verify",
+        "--vk",
+        path_str(&run.artifacts.keys.join("vk")),
+        path_str(&path),
+    ]);
     assert_eq!(code, 1);
 }
 
@@ -73,19 +99,34 @@ fn a_proof_for_another_model_is_rejected() {
     // Another model: the same network quantized at a different scale, so the
     // weights in its fixed columns (and hence its vk) differ.
     let samples = inputs::load_samples(&run.artifacts.samples).unwrap();
-    let opts = QuantizeOptions { scale_bits: Some(run.model.scale_bits - 1), ..QuantizeOptions::default() };
+    let opts = QuantizeOptions {
+        scale_bits: Some(run.model.scale_bits - 1),
+        ..QuantizeOptions::default()
+    };
     let (other, _) = quantize_onnx(&run.artifacts.onnx, &samples, &opts).unwrap();
     assert_ne!(other.id(), run.model.id());
     let srs = Srs::load(&run.artifacts.srs).unwrap();
     let keys = setup(&other, &srs, &Progress::hidden()).unwrap();
     let real = inputs::load_input(&run.artifacts.input).unwrap();
     let q = inputs::quantize_inputs(&other, &real).unwrap();
-    let other_proof = prove(&other, &keys.pk, q, Backend::Cpu, &Progress::hidden()).unwrap().proof;
+    let other_proof = prove(&other, &keys.pk, q, Backend::Cpu, &Progress::hidden())
+        .unwrap()
+        .proof;
 
     let vk = vk_of_mlp();
-    assert!(matches!(verify(&vk.view(), &other_proof), Err(ProverError::WrongModel { .. })));
+    assert!(matches!(
+        verify(&vk.view(), &other_proof),
+        Err(ProverError::WrongModel { .. })
+    ));
     // Relabelling the proof as the MLP's does not help: the cryptographic check fails.
-    let relabelled = ProofFile { model_id: run.proof.model_id.clone(), vk_id: run.proof.vk_id.clone(), ..other_proof };
-    assert!(matches!(verify(&vk.view(), &relabelled), Err(ProverError::Invalid)));
+    let relabelled = ProofFile {
+        model_id: run.proof.model_id.clone(),
+        vk_id: run.proof.vk_id.clone(),
+        ..other_proof
+    };
+    assert!(matches!(
+        verify(&vk.view(), &relabelled),
+        Err(ProverError::Invalid)
+    ));
     let _ = dir;
 }

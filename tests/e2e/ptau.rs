@@ -15,7 +15,10 @@ fn a_snarkjs_ptau_imported_and_used_for_setup_gives_proofs_that_verify() {
     let snarkjs = root.join(".tools/node_modules/.bin/snarkjs");
     if !snarkjs.exists() {
         // CI installs snarkjs (scripts/test.sh), so there this test always runs.
-        assert!(std::env::var_os("CI").is_none(), "snarkjs must be installed in CI: run scripts/test.sh");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "snarkjs must be installed in CI: run scripts/test.sh"
+        );
         eprintln!("skipped: snarkjs is not installed (scripts/make-test-ptau.sh installs it into .tools/)");
         return;
     }
@@ -28,7 +31,10 @@ fn a_snarkjs_ptau_imported_and_used_for_setup_gives_proofs_that_verify() {
         .arg(&ptau)
         .status()
         .expect("bash runs");
-    assert!(status.success(), "snarkjs failed to make a ptau of power {k}");
+    assert!(
+        status.success(),
+        "snarkjs failed to make a ptau of power {k}"
+    );
 
     let srs = dir.path().join("imported.srs");
     let keys = dir.path().join("ptau-keys");
@@ -36,8 +42,23 @@ fn a_snarkjs_ptau_imported_and_used_for_setup_gives_proofs_that_verify() {
     let (pk, vk) = (keys.join("pk"), keys.join("vk"));
     let k_arg = k.to_string();
     let steps: [&[&str]; 4] = [
-        &["srs", "import", path_str(&ptau), "--k", &k_arg, "-o", path_str(&srs)],
-        &["setup", path_str(&run.artifacts.zkq), "--srs", path_str(&srs), "-o", path_str(&keys)],
+        &[
+            "srs",
+            "import",
+            path_str(&ptau),
+            "--k",
+            &k_arg,
+            "-o",
+            path_str(&srs),
+        ],
+        &[
+            "setup",
+            path_str(&run.artifacts.zkq),
+            "--srs",
+            path_str(&srs),
+            "-o",
+            path_str(&keys),
+        ],
         &[
             "prove",
             path_str(&run.artifacts.zkq),
@@ -55,5 +76,8 @@ fn a_snarkjs_ptau_imported_and_used_for_setup_gives_proofs_that_verify() {
         assert_eq!(code, 0, "zkinfer {args:?}: {msg}");
     }
     let settings = std::fs::read_to_string(keys.join("settings.json")).unwrap();
-    assert!(settings.contains("\"srs_insecure\": false"), "an imported SRS is not labelled insecure");
+    assert!(
+        settings.contains("\"srs_insecure\": false"),
+        "an imported SRS is not labelled insecure"
+    );
 }

@@ -3,6 +3,7 @@
 //! are sound; range checks all go through [`range::RangeChip`].
 
 pub mod elementwise;
+pub mod freivalds;
 pub mod linear;
 pub mod range;
 pub mod relu;

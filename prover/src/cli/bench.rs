@@ -1,9 +1,8 @@
-
-use clap::Args as ClapArgs;
-use zkinfer_gpu::{Backend, BackendChoice};
 use crate::bundled;
 use crate::pipeline::{print_figures, run_bundled};
 use crate::progress::Progress;
+use clap::Args as ClapArgs;
+use zkinfer_gpu::{Backend, BackendChoice};
 
 use super::CliResult;
 

@@ -1,7 +1,5 @@
 use std::path::PathBuf;
 
-use clap::Args as ClapArgs;
-use zkinfer_gpu::{Backend, BackendChoice};
 use crate::bundled;
 use crate::keys::VerifyingKeyFile;
 use crate::pipeline::{print_figures, run_bundled};
@@ -10,6 +8,8 @@ use crate::report::print_outputs;
 use crate::srs::insecure_warning;
 use crate::tamper;
 use crate::verify::verify;
+use clap::Args as ClapArgs;
+use zkinfer_gpu::{Backend, BackendChoice};
 
 use super::CliResult;
 
@@ -27,7 +27,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> CliResult {
-    let bundled = bundled::by_name(&a.model).ok_or_else(|| format!("no bundled model '{}'", a.model))?;
+    let bundled =
+        bundled::by_name(&a.model).ok_or_else(|| format!("no bundled model '{}'", a.model))?;
     let backend = Backend::select(a.backend.parse::<BackendChoice>()?)?;
     println!("zkinfer demo: {} — {}", bundled.name, bundled.description);
     println!("files in {}/\n", a.dir.display());
@@ -36,12 +37,21 @@ pub fn run(a: Args) -> CliResult {
     let run = run_bundled(bundled, &a.dir, backend, &progress)?;
     progress.finish();
 
-    println!("== 1. quantize ({} -> {})", run.artifacts.onnx.display(), run.artifacts.zkq.display());
+    println!(
+        "== 1. quantize ({} -> {})",
+        run.artifacts.onnx.display(),
+        run.artifacts.zkq.display()
+    );
     print!("{}", run.report);
     println!("\n== 2. setup (dev SRS, k = {})", run.figures.layout.k);
     println!("{}", run.figures.layout);
     println!("\n== 3. prove ({})", run.artifacts.proof.display());
-    print_outputs(&run.model, &run.outputs, Some(&run.reference), &mut std::io::stdout())?;
+    print_outputs(
+        &run.model,
+        &run.outputs,
+        Some(&run.reference),
+        &mut std::io::stdout(),
+    )?;
 
     println!("\n== 4. verify");
     let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk"))?;
@@ -49,13 +59,23 @@ pub fn run(a: Args) -> CliResult {
     println!("  valid proof                     -> accepted");
     let mut all_rejected = true;
     for (what, bad) in [
-        ("one proof byte flipped", tamper::flip_proof_byte(&run.proof)),
+        (
+            "one proof byte flipped",
+            tamper::flip_proof_byte(&run.proof),
+        ),
         ("a public input changed", tamper::change_input(&run.proof)),
         ("a public output changed", tamper::change_output(&run.proof)),
     ] {
         let rejected = verify(&vk.view(), &bad).is_err();
         all_rejected &= rejected;
-        println!("  {what:<31} -> {}", if rejected { "rejected" } else { "ACCEPTED (soundness bug!)" });
+        println!(
+            "  {what:<31} -> {}",
+            if rejected {
+                "rejected"
+            } else {
+                "ACCEPTED (soundness bug!)"
+            }
+        );
     }
 
     println!("\n== figures");

@@ -9,7 +9,6 @@ mod setup;
 mod srs;
 mod verify;
 
-
 use clap::{Parser, Subcommand};
 
 /// The process exit code, or an error that `main` prints (exit code 1).

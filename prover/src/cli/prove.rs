@@ -1,13 +1,13 @@
 use std::path::PathBuf;
 
-use clap::Args as ClapArgs;
-use zkinfer_gpu::{Backend, BackendChoice};
 use crate::keys::ProvingKeyFile;
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
 use crate::prove::prove;
 use crate::report::print_outputs;
 use crate::srs::insecure_warning;
+use clap::Args as ClapArgs;
+use zkinfer_gpu::{Backend, BackendChoice};
 use zkinfer_quantizer::{inputs, reference::FloatReference, QuantizedModel};
 
 use super::CliResult;
@@ -53,7 +53,12 @@ pub fn run(a: Args) -> CliResult {
     let out = prove(&model, &pk, q_inputs, backend, &loading)?;
     loading.finish();
     out.proof.save(&a.output)?;
-    print_outputs(&model, &out.outputs, reference.as_deref(), &mut std::io::stdout())?;
+    print_outputs(
+        &model,
+        &out.outputs,
+        reference.as_deref(),
+        &mut std::io::stdout(),
+    )?;
     let bytes = out.proof.proof_bytes()?.len();
     println!(
         "proved in {:.2} s on {backend}, peak memory {}, proof {} ({} public values) -> {}",

@@ -1,11 +1,11 @@
 use std::path::PathBuf;
 
-use clap::Args as ClapArgs;
-use zkinfer_circuits::plan;
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
 use crate::setup::{estimated_memory_bytes, setup, write_keys};
 use crate::srs::{insecure_warning, Srs};
+use clap::Args as ClapArgs;
+use zkinfer_circuits::plan;
 use zkinfer_quantizer::QuantizedModel;
 
 use super::CliResult;
@@ -27,7 +27,10 @@ pub fn run(a: Args) -> CliResult {
     let layout = plan(&model)?;
     println!("model {} (id {})", model.name, &model.id()[..16]);
     println!("{layout}");
-    println!("estimated peak memory for setup: ~{}", human_bytes(estimated_memory_bytes(&layout)));
+    println!(
+        "estimated peak memory for setup: ~{}",
+        human_bytes(estimated_memory_bytes(&layout))
+    );
     let srs = Srs::load(&a.srs)?;
     if srs.is_insecure() {
         eprintln!("{}", insecure_warning());

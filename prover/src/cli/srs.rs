@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use clap::Subcommand;
 use crate::measure::human_bytes;
 use crate::srs::{insecure_warning, Srs};
+use clap::Subcommand;
 
 use super::CliResult;
 
@@ -38,17 +38,28 @@ pub fn run(cmd: Command) -> CliResult {
             let srs = Srs::try_dev(k, seed)?;
             eprintln!("{}", insecure_warning());
             srs.save(&output)?;
-            println!("wrote {} (k = {k}, {}) — INSECURE dev SRS", output.display(), file_size(&output));
+            println!(
+                "wrote {} (k = {k}, {}) — INSECURE dev SRS",
+                output.display(),
+                file_size(&output)
+            );
         }
         Command::Import { ptau, k, output } => {
             let srs = Srs::import_ptau(&ptau, k)?;
             srs.save(&output)?;
-            println!("wrote {} (k = {k}, {}) from {}", output.display(), file_size(&output), srs.meta.origin);
+            println!(
+                "wrote {} (k = {k}, {}) from {}",
+                output.display(),
+                file_size(&output),
+                srs.meta.origin
+            );
         }
     }
     Ok(0)
 }
 
 fn file_size(p: &std::path::Path) -> String {
-    std::fs::metadata(p).map(|m| human_bytes(m.len())).unwrap_or_default()
+    std::fs::metadata(p)
+        .map(|m| human_bytes(m.len()))
+        .unwrap_or_default()
 }

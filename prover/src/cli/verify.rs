@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 
-use clap::Args as ClapArgs;
 use crate::keys::VerifyingKeyFile;
 use crate::measure::timed;
 use crate::proof_file::ProofFile;
 use crate::verify::verify;
+use clap::Args as ClapArgs;
 
 use super::CliResult;
 

@@ -1,0 +1,550 @@
+//! `FreivaldsChip`: a multi-token linear layer `C = A·W + b` proved by
+//! checking it at a random point (Freivalds' check) instead of recomputing
+//! every product.
+//!
+//! `A` is `[T, n]` (`T` tokens of proved activations), `W` is `[n, m]` (fixed
+//! weights, scale `s`), `b` is `[m]` (fixed bias, scale `2s`, zero when
+//! absent) and `C` is `[T, m]`: the claimed pre-rescale products, which the
+//! rescale chip then consumes exactly as it consumes [`super::linear`]'s
+//! accumulators.
+//!
+//! # Phases
+//!
+//! - **Phase 0** (first-phase advice, committed with the rest of the model):
+//!   the claims `C` and copies of the activations `A`.
+//! - The challenge `r` is then drawn: halo2 squeezes it from the transcript
+//!   after the instances and every phase-0 commitment.
+//! - **Phase 1** (second-phase advice): `ρ_j = r^j`, `v_k = Σ_j W[k][j]·ρ_j`
+//!   (`v = W·(1, r, …, r^(m−1))`, once per layer), and for every token `i`
+//!   the identity `Σ_j (C[i][j] − b_j)·ρ_j = Σ_k A[i][k]·v_k`.
+//!
+//! The circuit lays out every layer's phase-0 part in model order, calls
+//! `next_phase` once all phase-0 cells are assigned, then lays out every
+//! pending check ([`FreivaldsChip::check`]).
+//!
+//! # Layout and constraints
+//!
+//! Columns: phase-0 operands `o_1 … o_F` (gate columns), fixed `f_1 … f_F`,
+//! phase-1 `x` and `acc_1 … acc_F`; the `F` lanes handle `F` weight rows or
+//! `F` tokens side by side. `r` is the challenge.
+//!
+//! A **weight block** (lane `ℓ` ↔ weight row `k`) takes `m + 1` rows:
+//!
+//! ```text
+//! row 0      : q_zero   · acc_ℓ = 0
+//! row 1      : q_first  · (x − 1) = 0
+//! row 1 + j  : q_power  · (x − r·x[prev]) = 0                        (j ≥ 1)
+//!   (all j)    q_weight · (acc_ℓ − acc_ℓ[prev] − x·f_ℓ) = 0           f_ℓ = W[k][j]
+//! ```
+//!
+//! so `x = r^j` on row `1 + j` and `acc_ℓ = v_k` on the last row.
+//!
+//! A **check block** (lane `ℓ` ↔ token `i`) takes `m + n + 1` rows:
+//!
+//! ```text
+//! row 0          : q_zero  · acc_ℓ = 0
+//! row 1 + j      : x = r^j as above, and
+//!                  q_claim · (acc_ℓ − acc_ℓ[prev] − x·(o_ℓ − f_ℓ)) = 0  o_ℓ = C[i][j], f_ℓ = b_j
+//! row 1 + m + k  : q_input · (acc_ℓ − acc_ℓ[prev] + x·o_ℓ) = 0          o_ℓ = A[i][k], x = v_k
+//! last row       : q_zero  · acc_ℓ = 0
+//! ```
+//!
+//! where `o_ℓ` on input rows is a copy of the activation cell and `x` a copy
+//! of the weight block's `v_k` cell (equality constraints). Lanes past the
+//! last weight row or token have zero fixed entries and zero operands, so
+//! they stay zero; nothing reads them.
+//!
+//! # Soundness
+//!
+//! The weight blocks make `x = r^j` and `v_k = Σ_j W[k][j]·r^j`, `W` being
+//! fixed cells of the verifying key. Telescoping a check block, its last-row
+//! constraint reads
+//!
+//! ```text
+//! 0 = Σ_j (C[i][j] − b_j)·r^j − Σ_k A[i][k]·v_k = P_i(r),
+//! P_i(X) = Σ_j E[i][j]·X^j,   E = C − (A·W + b)
+//! ```
+//!
+//! `C` and the copies of `A` are phase-0 advice, committed before `r` is
+//! drawn, and `W`, `b` are constants, so each `P_i` is fixed before `r` is
+//! known. If any claimed row is wrong, its `P_i` is a nonzero polynomial of
+//! degree below `m`, which vanishes at fewer than `m` points
+//! (Schwartz–Zippel): a wrong witness passes with probability at most
+//! `T·m / p` over `r` (union bound over tokens), `≈ 2^−240` for `T·m ≤ 2^14`
+//! with `p ≈ 2^254`. A prover who grinds `q` transcripts (Fiat–Shamir) gets
+//! `q·T·m / p`. Equality constraints tie each `A` copy to the proved
+//! activation, so the claims are about the real input.
+//!
+//! So `C[i][j] = Σ_k A[i][k]·W[k][j] + b_j` in the field. The planner bounds
+//! the right side by `2^120` in magnitude for in-range activations, so the
+//! field element `C[i][j]` is that integer's image: exactly what the direct
+//! layout proves, and what the rescale chip's argument assumes.
+//!
+//! # Cost, and when it is chosen
+//!
+//! With `F` lanes: `⌈T/F⌉·(m+n+1) + ⌈n/F⌉·(m+1)` rows ([`rows_needed`]),
+//! about `n·m + 2·T·(n+m)` cells, plus `F + 1` second-phase columns, six
+//! selectors and one challenge in the constraint system. The direct layout
+//! takes `T·⌈m/L⌉·(n+1)` rows (about `T·n·m` cells). A layer uses this chip
+//! when the circuit has second-phase columns and it needs fewer rows (see
+//! [`crate::linear_layout`]): never for one token, where `W·ρ` alone already
+//! costs what the direct layout does.
+
+use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
+use halo2_proofs::plonk::{
+    Advice, Challenge, Column, ConstraintSystem, Error, Expression, FirstPhase, Fixed, Selector,
+};
+use halo2_proofs::poly::Rotation;
+use halo2curves::bn256::Fr;
+use halo2curves::ff::Field;
+
+use crate::cell::QCell;
+use crate::chips::linear::LinearWeights;
+use crate::field::fr_from_i128;
+use crate::rows::{LinearShape, Rows};
+
+#[derive(Clone, Debug)]
+pub struct FreivaldsChip {
+    operand: Vec<Column<Advice>>,
+    coeff: Vec<Column<Fixed>>,
+    x: Column<Advice>,
+    acc: Vec<Column<Advice>>,
+    r: Challenge,
+    q_zero: Selector,
+    q_first: Selector,
+    q_power: Selector,
+    q_weight: Selector,
+    q_claim: Selector,
+    q_input: Selector,
+}
+
+/// The phase-0 witness of one layer, row-major: `inputs` (`[T, n]`, the
+/// copies of `A`) and `products` (`[T, m]`, the claims `C`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductWitness {
+    pub inputs: Vec<i128>,
+    pub products: Vec<i128>,
+}
+
+impl ProductWitness {
+    /// `products = inputs · W + b`.
+    pub fn honest(inputs: Vec<i128>, weights: &LinearWeights<'_>) -> Self {
+        let (n, m) = (weights.in_features, weights.out_features);
+        let products = inputs
+            .chunks(n)
+            .flat_map(|a| {
+                (0..m).map(move |j| {
+                    let bias = weights.bias.map_or(0, |b| b[j] as i128);
+                    bias + (0..n)
+                        .map(|k| a[k] * weights.weight[k * m + j] as i128)
+                        .sum::<i128>()
+                })
+            })
+            .collect();
+        ProductWitness { inputs, products }
+    }
+}
+
+/// A layer whose products are committed and whose check is still to be laid
+/// out, once the challenge is known ([`FreivaldsChip::check`]).
+#[derive(Clone, Debug)]
+pub struct ProductClaim<'w> {
+    weights: LinearWeights<'w>,
+    tokens: usize,
+    witness: Value<ProductWitness>,
+    /// First row of the check blocks, then of the weight blocks.
+    check_start: usize,
+    weight_start: usize,
+}
+
+/// A phase-1 value the check computes (tests forge them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckValue {
+    /// `x = r^j` of weight block `block`.
+    Power { block: usize, j: usize },
+    /// The running sum of weight row `k` after `j + 1` terms.
+    Weight { k: usize, j: usize },
+    /// The running sum of token `token` after claim `j`.
+    Claim { token: usize, j: usize },
+    /// The running sum of token `token` after input `k`.
+    Input { token: usize, k: usize },
+}
+
+impl FreivaldsChip {
+    /// `operand` (phase 0), `coeff`, `acc` (phase 1) have the same length
+    /// `F >= 1`; `x` and `acc` are second-phase columns. Draws the challenge.
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        operand: &[Column<Advice>],
+        coeff: &[Column<Fixed>],
+        x: Column<Advice>,
+        acc: &[Column<Advice>],
+    ) -> Self {
+        assert!(
+            !acc.is_empty() && operand.len() == acc.len() && coeff.len() == acc.len(),
+            "one operand and one coefficient column per lane"
+        );
+        let r = meta.challenge_usable_after(FirstPhase);
+        let [q_zero, q_first, q_power, q_weight, q_claim, q_input] = [(); 6].map(|_| meta.selector());
+
+        meta.create_gate("freivalds zero", |meta| {
+            let q = meta.query_selector(q_zero);
+            acc.iter()
+                .map(|&a| q.clone() * meta.query_advice(a, Rotation::cur()))
+                .collect::<Vec<_>>()
+        });
+        meta.create_gate("freivalds powers", |meta| {
+            let first = meta.query_selector(q_first);
+            let power = meta.query_selector(q_power);
+            let r = meta.query_challenge(r);
+            let cur = meta.query_advice(x, Rotation::cur());
+            let prev = meta.query_advice(x, Rotation::prev());
+            vec![
+                first * (cur.clone() - Expression::Constant(Fr::ONE)),
+                power * (cur - r * prev),
+            ]
+        });
+        // acc_ℓ − acc_ℓ[prev] − x·term_ℓ, one constraint per lane.
+        let mac = |meta: &mut ConstraintSystem<Fr>,
+                   name: &'static str,
+                   q: Selector,
+                   term: &dyn Fn(Expression<Fr>, Expression<Fr>) -> Expression<Fr>| {
+            meta.create_gate(name, |meta| {
+                let q = meta.query_selector(q);
+                let x = meta.query_advice(x, Rotation::cur());
+                (0..acc.len())
+                    .map(|lane| {
+                        let cur = meta.query_advice(acc[lane], Rotation::cur());
+                        let prev = meta.query_advice(acc[lane], Rotation::prev());
+                        let o = meta.query_advice(operand[lane], Rotation::cur());
+                        let f = meta.query_fixed(coeff[lane], Rotation::cur());
+                        q.clone() * (cur - prev - x.clone() * term(o, f))
+                    })
+                    .collect::<Vec<_>>()
+            });
+        };
+        mac(meta, "freivalds weights", q_weight, &|_, f| f);
+        mac(meta, "freivalds claims", q_claim, &|o, f| o - f);
+        mac(meta, "freivalds inputs", q_input, &|o, _| -o);
+
+        FreivaldsChip {
+            operand: operand.to_vec(),
+            coeff: coeff.to_vec(),
+            x,
+            acc: acc.to_vec(),
+            r,
+            q_zero,
+            q_first,
+            q_power,
+            q_weight,
+            q_claim,
+            q_input,
+        }
+    }
+
+    /// Number of lanes `F`.
+    pub fn lanes(&self) -> usize {
+        self.acc.len()
+    }
+
+    /// Gate-track rows one layer takes.
+    pub fn rows_needed(&self, shape: LinearShape) -> usize {
+        rows_needed(shape, self.lanes())
+    }
+
+    /// Phase 0: assigns the claimed products `C = x · W + b` (`[tokens, out]`,
+    /// the cells to rescale) and the copies of `x` (`[tokens, in]`
+    /// row-major), and returns the claim to check in phase 1.
+    pub fn commit_products<'w>(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        x: &[QCell],
+        weights: &LinearWeights<'w>,
+    ) -> Result<(Vec<QCell>, ProductClaim<'w>), Error> {
+        self.commit_products_with(layouter, rows, x, weights, &|_| {})
+    }
+
+    /// [`Self::commit_products`] where `tamper` may rewrite the witness
+    /// before it is assigned (tests forge witnesses with it).
+    pub(crate) fn commit_products_with<'w>(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        x: &[QCell],
+        weights: &LinearWeights<'w>,
+        tamper: &dyn Fn(&mut ProductWitness),
+    ) -> Result<(Vec<QCell>, ProductClaim<'w>), Error> {
+        let (n, m) = (weights.in_features, weights.out_features);
+        if n == 0
+            || m == 0
+            || !x.len().is_multiple_of(n)
+            || weights.weight.len() != n * m
+            || weights.bias.is_some_and(|b| b.len() != m)
+        {
+            return Err(Error::Synthesis);
+        }
+        let tokens = x.len() / n;
+        let shape = LinearShape {
+            tokens,
+            in_features: n,
+            out_features: m,
+        };
+        let check_start = rows.take_linear(shape, self.rows_needed(shape));
+        let weight_start = check_start + check_rows(shape, self.lanes());
+        let witness: Value<ProductWitness> = x
+            .iter()
+            .map(|c| c.value)
+            .collect::<Value<Vec<i128>>>()
+            .map(|inputs| {
+                let mut w = ProductWitness::honest(inputs, weights);
+                tamper(&mut w);
+                w
+            });
+        let lanes = self.lanes();
+        let products = layouter.assign_region(
+            || "freivalds products",
+            |mut region| {
+                let mut products = Vec::with_capacity(tokens * m);
+                for block in 0..tokens.div_ceil(lanes) {
+                    let base = check_start + block * (m + n + 1);
+                    for lane in 0..lanes {
+                        let token = block * lanes + lane;
+                        let live = token < tokens;
+                        let column = self.operand[lane];
+                        for j in 0..m {
+                            let value = if live {
+                                witness.as_ref().map(|w| w.products[token * m + j])
+                            } else {
+                                Value::known(0)
+                            };
+                            let cell = QCell::assign(&mut region, column, base + 1 + j, value);
+                            if live {
+                                products.push(cell);
+                            }
+                        }
+                        for k in 0..n {
+                            let row = base + 1 + m + k;
+                            if live {
+                                let value = witness.as_ref().map(|w| w.inputs[token * n + k]);
+                                let copy = QCell::assign(&mut region, column, row, value);
+                                region.constrain_equal(copy.cell, x[token * n + k].cell);
+                            } else {
+                                QCell::assign(&mut region, column, row, Value::known(0));
+                            }
+                        }
+                    }
+                }
+                // Blocks, then lanes, then outputs: token-major order.
+                Ok(products)
+            },
+        )?;
+        Ok((
+            products,
+            ProductClaim {
+                weights: *weights,
+                tokens,
+                witness,
+                check_start,
+                weight_start,
+            },
+        ))
+    }
+
+    /// Phase 1: lays out `claim`'s weight and check blocks. Call after
+    /// `next_phase`, when the challenge is known.
+    pub fn check(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        claim: &ProductClaim<'_>,
+    ) -> Result<(), Error> {
+        self.check_with(layouter, claim, &|_, _| {})
+    }
+
+    /// [`Self::check`] where `tamper(at, value)` may rewrite a phase-1 value
+    /// before it is assigned; later steps continue from the rewritten value
+    /// (tests forge witnesses with it).
+    pub(crate) fn check_with(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        claim: &ProductClaim<'_>,
+        tamper: &dyn Fn(CheckValue, &mut Fr),
+    ) -> Result<(), Error> {
+        let r = layouter.get_challenge(self.r);
+        let v = self.lay_out_weights(layouter, claim, r, tamper)?;
+        self.lay_out_checks(layouter, claim, r, &v, tamper)
+    }
+
+    /// The weight blocks; returns each `v_k` cell with its value.
+    fn lay_out_weights(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        claim: &ProductClaim<'_>,
+        r: Value<Fr>,
+        tamper: &dyn Fn(CheckValue, &mut Fr),
+    ) -> Result<Vec<(Cell, Value<Fr>)>, Error> {
+        let w = &claim.weights;
+        let (n, m, lanes) = (w.in_features, w.out_features, self.lanes());
+        layouter.assign_region(
+            || "freivalds weights",
+            |mut region| {
+                let mut v = Vec::with_capacity(n);
+                for block in 0..n.div_ceil(lanes) {
+                    let base = claim.weight_start + block * (m + 1);
+                    self.zero_row(&mut region, base)?;
+                    let mut sums = vec![Value::known(Fr::ZERO); lanes];
+                    let mut x = Value::known(Fr::ZERO);
+                    for j in 0..m {
+                        let row = base + 1 + j;
+                        x = self.power(&mut region, row, j, x, r, &|value: &mut Fr| {
+                            tamper(CheckValue::Power { block, j }, value)
+                        })?;
+                        self.q_weight.enable(&mut region, row)?;
+                        for (lane, sum) in sums.iter_mut().enumerate() {
+                            let k = block * lanes + lane;
+                            let weight = if k < n { w.weight[k * m + j] } else { 0 };
+                            let weight = fr_from_i128(weight as i128);
+                            region.assign_fixed(self.coeff[lane], row, weight);
+                            *sum = sum.zip(x).map(|(s, x)| {
+                                let mut s = s + x * weight;
+                                tamper(CheckValue::Weight { k, j }, &mut s);
+                                s
+                            });
+                            let cell = region.assign_advice(self.acc[lane], row, *sum).cell();
+                            if j + 1 == m && k < n {
+                                v.push((cell, *sum));
+                            }
+                        }
+                    }
+                }
+                Ok(v)
+            },
+        )
+    }
+
+    /// The check blocks, one per `F` tokens.
+    fn lay_out_checks(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        claim: &ProductClaim<'_>,
+        r: Value<Fr>,
+        v: &[(Cell, Value<Fr>)],
+        tamper: &dyn Fn(CheckValue, &mut Fr),
+    ) -> Result<(), Error> {
+        let w = &claim.weights;
+        let (n, m, lanes) = (w.in_features, w.out_features, self.lanes());
+        if v.len() != n {
+            return Err(Error::Synthesis);
+        }
+        let tokens = claim.tokens;
+        layouter.assign_region(
+            || "freivalds check",
+            |mut region| {
+                for block in 0..tokens.div_ceil(lanes) {
+                    let base = claim.check_start + block * (m + n + 1);
+                    let token = |lane: usize| Some(block * lanes + lane).filter(|&t| t < tokens);
+                    self.zero_row(&mut region, base)?;
+                    let mut sums = vec![Value::known(Fr::ZERO); lanes];
+                    // Claims: + Σ_j (C[i][j] − b_j)·r^j.
+                    let mut x = Value::known(Fr::ZERO);
+                    for j in 0..m {
+                        let row = base + 1 + j;
+                        x = self.power(&mut region, row, j, x, r, &|_: &mut Fr| {})?;
+                        self.q_claim.enable(&mut region, row)?;
+                        for (lane, sum) in sums.iter_mut().enumerate() {
+                            let t = token(lane);
+                            let bias = t.and(w.bias).map_or(0, |b| b[j]);
+                            let bias = fr_from_i128(bias as i128);
+                            region.assign_fixed(self.coeff[lane], row, bias);
+                            let c = match t {
+                                Some(t) => claim.witness.as_ref().map(|w| w.products[t * m + j]),
+                                None => Value::known(0),
+                            };
+                            *sum = sum.zip(x).zip(c).map(|((s, x), c)| {
+                                let mut s = s + x * (fr_from_i128(c) - bias);
+                                if let Some(token) = t {
+                                    tamper(CheckValue::Claim { token, j }, &mut s);
+                                }
+                                s
+                            });
+                            region.assign_advice(self.acc[lane], row, *sum);
+                        }
+                    }
+                    // Inputs: − Σ_k A[i][k]·v_k.
+                    for (k, &(v_cell, v_k)) in v.iter().enumerate() {
+                        let row = base + 1 + m + k;
+                        self.q_input.enable(&mut region, row)?;
+                        let copy = region.assign_advice(self.x, row, v_k).cell();
+                        region.constrain_equal(copy, v_cell);
+                        for (lane, sum) in sums.iter_mut().enumerate() {
+                            let t = token(lane);
+                            let a = match t {
+                                Some(t) => claim.witness.as_ref().map(|w| w.inputs[t * n + k]),
+                                None => Value::known(0),
+                            };
+                            *sum = sum.zip(v_k).zip(a).map(|((s, v), a)| {
+                                let mut s = s - v * fr_from_i128(a);
+                                if let Some(token) = t {
+                                    tamper(CheckValue::Input { token, k }, &mut s);
+                                }
+                                s
+                            });
+                            region.assign_advice(self.acc[lane], row, *sum);
+                        }
+                    }
+                    self.q_zero.enable(&mut region, base + m + n)?;
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// A block's first row: every accumulator starts at zero.
+    fn zero_row(
+        &self,
+        region: &mut Region<'_, Fr>,
+        row: usize,
+    ) -> Result<(), Error> {
+        self.q_zero.enable(region, row)?;
+        for &acc in &self.acc {
+            region.assign_advice(acc, row, Value::known(Fr::ZERO));
+        }
+        Ok(())
+    }
+
+    /// `x = r^j` on `row`, given `x` on the row before (for `j >= 1`).
+    fn power(
+        &self,
+        region: &mut Region<'_, Fr>,
+        row: usize,
+        j: usize,
+        prev: Value<Fr>,
+        r: Value<Fr>,
+        tamper: &dyn Fn(&mut Fr),
+    ) -> Result<Value<Fr>, Error> {
+        let x = if j == 0 {
+            self.q_first.enable(region, row)?;
+            Value::known(Fr::ONE)
+        } else {
+            self.q_power.enable(region, row)?;
+            prev.zip(r).map(|(p, r)| p * r)
+        }
+        .map(|mut x| {
+            tamper(&mut x);
+            x
+        });
+        region.assign_advice(self.x, row, x);
+        Ok(x)
+    }
+}
+
+/// Rows of the check blocks: `⌈T/F⌉·(m + n + 1)`.
+fn check_rows(shape: LinearShape, lanes: usize) -> usize {
+    shape.tokens.div_ceil(lanes.max(1)) * (shape.out_features + shape.in_features + 1)
+}
+
+/// Gate-track rows of a layer with `lanes` lanes: the check blocks then the
+/// weight blocks, `⌈T/F⌉·(m+n+1) + ⌈n/F⌉·(m+1)`.
+pub fn rows_needed(shape: LinearShape, lanes: usize) -> usize {
+    check_rows(shape, lanes) + shape.in_features.div_ceil(lanes.max(1)) * (shape.out_features + 1)
+}
