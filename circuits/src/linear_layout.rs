@@ -76,7 +76,8 @@ mod tests {
     fn many_tokens_take_freivalds_when_the_circuit_has_it() {
         let s = shape(16, 64, 64);
         assert_eq!(choose(s, 3, 3), LinearLayout::Freivalds);
-        assert_eq!(choose(s, 14, 1), LinearLayout::Freivalds);
+        assert_eq!(choose(s, 14, 3), LinearLayout::Freivalds);
+        assert_eq!(choose(s, 14, 1), LinearLayout::Direct);
         assert_eq!(choose(s, 3, 0), LinearLayout::Direct);
         // 16·⌈64/3⌉·65 against ⌈16/3⌉·129 + ⌈64/3⌉·65.
         assert_eq!(rows(s, 3, 0), 16 * 22 * 65);

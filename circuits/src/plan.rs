@@ -1,15 +1,19 @@
-//! The planner: chooses the number of advice columns and `lookup_bits`, and
-//! from them the smallest `k`, for a model.
+//! The planner: chooses the number of advice columns, the Freivalds lanes
+//! and `lookup_bits`, and from them the smallest `k`, for a model.
 //!
 //! The circuit's height is the taller of its two tracks (see [`crate::rows`]),
 //! the range table (`2^lookup_bits` rows) and the instance column, plus
 //! halo2's blinding rows. The gate track shrinks with more accumulator
-//! columns (only its linear layers change), the range track with a larger
-//! table (only its rows per check change). One measured synthesis
-//! (the `measure` module) records the linear shapes and range-check widths, which
-//! give both heights for every choice; the planner picks the pair with the
-//! smallest estimated prover work, `2^k × (number of committed polynomials)`,
-//! and synthesizes that choice once more to confirm the prediction.
+//! columns or Freivalds lanes (only its linear layers change, see
+//! [`crate::linear_layout`]), the range track with a larger table (only its
+//! rows per check change). One measured synthesis (the `measure` module)
+//! records the linear shapes and range-check widths, which give both heights
+//! for every choice; the planner picks the choice with the smallest
+//! estimated prover work, `2^k × (number of committed polynomials)`, and
+//! synthesizes it once more to confirm the prediction. Second-phase columns
+//! (Freivalds lanes) are only considered when some layer would use them, so
+//! they are chosen only when their rows saved lower `k` enough to pay for
+//! the extra columns; a model of single-token layers never gets them.
 //!
 //! The planner also checks the bound every soundness argument relies on: each
 //! pre-rescale accumulator stays below `2^ACCUMULATOR_BOUND_BITS ≪ p/2`.
@@ -21,15 +25,16 @@ use halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 use zkinfer_quantizer::{Op, QuantizedModel};
 
-use crate::chips::linear;
 use crate::chips::range::{self, MAX_LOOKUP_BITS};
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
+use crate::linear_layout::{self, LinearLayout};
 use crate::measure::{measure, Heights};
 use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
 
-/// Most advice columns the planner uses: the EVM verifier grows with every
-/// column and stops fitting in a contract (EIP-170) somewhere past 20.
+/// Most advice columns the planner uses, first- and second-phase together:
+/// the EVM verifier grows with every column and stops fitting in a contract
+/// (EIP-170) somewhere past 20.
 pub const MAX_ADVICE_COLUMNS: usize = 16;
 /// Smallest table the planner considers.
 pub const MIN_LOOKUP_BITS: u32 = 4;
@@ -45,7 +50,13 @@ pub struct Layout {
     /// The circuit has `2^k` rows.
     pub k: u32,
     pub lookup_bits: u32,
+    /// All advice columns, second-phase ones included.
     pub advice_columns: usize,
+    /// Lanes of the Freivalds check (0: none; then every linear layer is
+    /// laid out directly). The circuit has `freivalds_lanes + 1`
+    /// second-phase columns.
+    #[serde(default)]
+    pub freivalds_lanes: usize,
     /// Fixed columns once keys are generated: coefficient, range and table
     /// columns plus one per selector (halo2-axiom's `keygen_vk` turns each
     /// selector into a fixed column; `keygen_vk_custom(.., true)` compresses
@@ -82,7 +93,16 @@ impl fmt::Display for Layout {
             self.selectors,
             self.lookups,
             self.num_instances
-        )
+        )?;
+        if self.freivalds_lanes > 0 {
+            write!(
+                f,
+                ", Freivalds checks over {} lanes ({} second-phase columns)",
+                self.freivalds_lanes,
+                self.freivalds_lanes + 1
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -95,30 +115,72 @@ pub fn plan(model: &QuantizedModel) -> Result<Layout, CircuitError> {
 pub(crate) fn plan_circuit(
     model: &QuantizedModel,
 ) -> Result<(Layout, CircuitParams), CircuitError> {
+    plan_with(model, Layouts::Any)
+}
+
+/// Which linear layouts the planner may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layouts {
+    /// The cheapest circuit.
+    Any,
+    /// No second-phase columns: every linear layer laid out directly (to
+    /// compare the two).
+    #[cfg_attr(not(test), allow(dead_code))]
+    DirectOnly,
+}
+
+/// [`plan_circuit`] restricted to `layouts`.
+pub(crate) fn plan_with(
+    model: &QuantizedModel,
+    layouts: Layouts,
+) -> Result<(Layout, CircuitParams), CircuitError> {
     model.validate()?;
     check_supported(model)?;
     check_magnitudes(model)?;
-    let params_for = |advice_columns: usize, lookup_bits: u32| CircuitParams {
-        k: 0,
-        lookup_bits,
-        advice_columns,
-        scale_bits: model.scale_bits,
-        activation_bits: model.activation_bits,
+    let params_for = |advice_columns: usize, lookup_bits: u32, freivalds_lanes: usize| {
+        CircuitParams {
+            k: 0,
+            lookup_bits,
+            advice_columns,
+            scale_bits: model.scale_bits,
+            activation_bits: model.activation_bits,
+            freivalds_lanes,
+        }
     };
 
     // One synthesis gives every layout's height: only linear layers depend on
-    // the column count and only range checks on lookup_bits (see `rows`).
+    // the column count and Freivalds lanes, and only range checks on
+    // lookup_bits (see `rows`).
     let (probe_columns, probe_bits) = (MIN_ADVICE_COLUMNS, MIN_LOOKUP_BITS);
-    let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits))?;
-    let linear_rows = |columns: usize| -> usize {
+    let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits, 0))?;
+    let linear_rows = |columns: usize, freivalds_lanes: usize| -> usize {
         demand
             .linear
             .iter()
-            .map(|&s| linear::rows_needed(s, columns - 2))
+            .map(|&s| linear_layout::rows(s, columns - 2, freivalds_lanes))
             .sum()
     };
-    let other_gate_rows = probe.gate - linear_rows(probe_columns);
-    let gate_rows = |columns: usize| other_gate_rows + linear_rows(columns);
+    let other_gate_rows = probe.gate - linear_rows(probe_columns, 0);
+    let gate_rows = |columns: usize, freivalds_lanes: usize| {
+        other_gate_rows + linear_rows(columns, freivalds_lanes)
+    };
+    // Freivalds lanes worth configuring with `columns` gate-and-lookup
+    // columns: each lane's operand is a gate column, the `lanes + 1`
+    // second-phase columns count against the maximum, and some layer must
+    // use them.
+    let freivalds_choices = |columns: usize| -> Vec<usize> {
+        let most = match layouts {
+            Layouts::Any => (columns - 1).min(MAX_ADVICE_COLUMNS.saturating_sub(columns + 1)),
+            Layouts::DirectOnly => 0,
+        };
+        std::iter::once(0)
+            .chain((1..=most).filter(|&lanes| {
+                demand.linear.iter().any(|&s| {
+                    linear_layout::choose(s, columns - 2, lanes) == LinearLayout::Freivalds
+                })
+            }))
+            .collect()
+    };
     let range_rows = |bits: u32| -> usize {
         demand
             .range_checks
@@ -138,31 +200,34 @@ pub(crate) fn plan_circuit(
         .chain(&model.outputs)
         .map(|&id| model.tensors[id].len())
         .sum();
-    let need = |columns: usize, bits: u32| {
-        gate_rows(columns)
+    let need = |columns: usize, freivalds_lanes: usize, bits: u32| {
+        gate_rows(columns, freivalds_lanes)
             .max(range_rows(bits))
             .max(1 << bits)
             .max(num_instances)
     };
-    let mut best: Option<(u128, u32, usize, u32)> = None; // (cost, k, columns, lookup_bits)
+    // (cost, k, columns, freivalds lanes, lookup_bits)
+    let mut best: Option<(u128, u32, usize, usize, u32)> = None;
     let mut smallest_need = usize::MAX;
     for columns in MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS {
-        let cs = constraint_system(&params_for(columns, MIN_LOOKUP_BITS));
-        let reserved = cs.blinding_factors() + 1;
-        let polys = committed_polynomials(&cs);
-        for bits in MIN_LOOKUP_BITS..=MAX_LOOKUP_BITS {
-            let need = need(columns, bits);
-            smallest_need = smallest_need.min(need);
-            let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else {
-                continue;
-            };
-            let key = ((polys as u128) << k, k, columns, bits);
-            if best.is_none_or(|b| key < b) {
-                best = Some(key);
+        for lanes in freivalds_choices(columns) {
+            let cs = constraint_system(&params_for(columns, MIN_LOOKUP_BITS, lanes));
+            let reserved = cs.blinding_factors() + 1;
+            let polys = committed_polynomials(&cs);
+            for bits in MIN_LOOKUP_BITS..=MAX_LOOKUP_BITS {
+                let need = need(columns, lanes, bits);
+                smallest_need = smallest_need.min(need);
+                let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else {
+                    continue;
+                };
+                let key = ((polys as u128) << k, k, columns, lanes, bits);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
             }
         }
     }
-    let Some((_, k, columns, bits)) = best else {
+    let Some((_, k, columns, lanes, bits)) = best else {
         return Err(CircuitError::TooLarge {
             rows: smallest_need,
             advice_columns: MAX_ADVICE_COLUMNS,
@@ -172,19 +237,19 @@ pub(crate) fn plan_circuit(
 
     let params = CircuitParams {
         k,
-        ..params_for(columns, bits)
+        ..params_for(columns, bits, lanes)
     };
     // The chosen layout, synthesized for real, must be what was predicted.
     let (actual, _) = measure(model, &params)?;
     if actual
         != (Heights {
-            gate: gate_rows(columns),
+            gate: gate_rows(columns, lanes),
             range: range_rows(bits),
         })
     {
         return Err(CircuitError::Synthesis(format!(
             "the layout uses {actual:?} rows, the planner predicted gate {} and range {}",
-            gate_rows(columns),
+            gate_rows(columns, lanes),
             range_rows(bits)
         )));
     }
@@ -193,10 +258,11 @@ pub(crate) fn plan_circuit(
         k,
         lookup_bits: bits,
         advice_columns: cs.num_advice_columns(),
+        freivalds_lanes: lanes,
         fixed_columns: cs.num_fixed_columns() + cs.num_selectors(),
         selectors: cs.num_selectors(),
         lookups: cs.lookups().len(),
-        rows_used: need(columns, bits),
+        rows_used: need(columns, lanes, bits),
         usable_rows: (1usize << k) - (cs.blinding_factors() + 1),
         gate_rows: actual.gate,
         range_rows: actual.range,
@@ -325,6 +391,7 @@ mod tests {
             advice_columns,
             scale_bits: 4,
             activation_bits: 12,
+            freivalds_lanes: 0,
         }
     }
 

@@ -6,12 +6,16 @@
 
 use halo2_axiom_gpu::{
     plonk::create_proof,
-    poly::kzg::{commitment::KZGCommitmentScheme, multiopen::ProverSHPLONK},
+    poly::kzg::{
+        commitment::{KZGCommitmentScheme, ParamsKZG as GpuParamsKZG},
+        multiopen::ProverSHPLONK,
+    },
 };
 use halo2_proofs::{
     plonk::{Circuit, ProvingKey},
     poly::kzg::commitment::ParamsKZG,
     transcript::{EncodedChallenge, TranscriptWrite},
+    SerdeFormat,
 };
 use halo2curves::bn256::{Bn256, Fr, G1Affine};
 use rand::RngCore;
@@ -43,8 +47,16 @@ where
     T: TranscriptWrite<G1Affine, E>,
     R: RngCore + Send,
 {
+    // The GPU crate keeps its own params type (it caches device copies of the
+    // bases); the serialized form is shared, so convert through bytes.
+    let mut bytes = Vec::new();
+    params
+        .write_custom(&mut bytes, SerdeFormat::RawBytes)
+        .map_err(|e| BackendError::Proving(format!("serializing the SRS: {e}")))?;
+    let gpu_params = GpuParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytesUnchecked)
+        .map_err(|e| BackendError::Proving(format!("loading the SRS for the GPU: {e}")))?;
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, E, R, T, C>(
-        params,
+        &gpu_params,
         pk,
         &[circuit],
         &[instances],

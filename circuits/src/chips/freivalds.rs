@@ -548,3 +548,291 @@ fn check_rows(shape: LinearShape, lanes: usize) -> usize {
 pub fn rows_needed(shape: LinearShape, lanes: usize) -> usize {
     check_rows(shape, lanes) + shape.in_features.div_ceil(lanes.max(1)) * (shape.out_features + 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use halo2_proofs::dev::VerifyFailure;
+
+    use super::*;
+    use crate::config::ModelConfig;
+    use crate::params::CircuitParams;
+    use crate::testing::{
+        assert_rejected, assert_values, params, verify, witness_cells, Kind, Scenario,
+    };
+
+    const TOKENS: usize = 4;
+    const IN: usize = 3;
+    const OUT: usize = 4;
+    const WEIGHT: [i64; IN * OUT] = [1, -2, 3, 4, 0, 5, -1, 2, 7, -3, 2, -6];
+    const BIAS: [i64; OUT] = [10, -20, 30, 0];
+    const X: [i128; TOKENS * IN] = [3, -1, 2, -4, 0, 5, 7, 7, -7, 0, 1, -2];
+
+    fn weights(bias: bool) -> LinearWeights<'static> {
+        LinearWeights {
+            in_features: IN,
+            out_features: OUT,
+            weight: &WEIGHT,
+            bias: bias.then_some(&BIAS[..]),
+        }
+    }
+
+    fn expected(bias: bool) -> Vec<i128> {
+        let mut out = Vec::new();
+        for t in 0..TOKENS {
+            for j in 0..OUT {
+                let b = if bias { BIAS[j] as i128 } else { 0 };
+                out.push(
+                    b + (0..IN)
+                        .map(|k| X[t * IN + k] * WEIGHT[k * OUT + j] as i128)
+                        .sum::<i128>(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Commits `x · W + b`, rescales the claims (so their range checks
+    /// run), then checks them in the second phase. `witness` rewrites the
+    /// phase-0 witness, `check` forces one phase-1 value.
+    #[derive(Clone)]
+    struct Products {
+        bias: bool,
+        witness: fn(&mut ProductWitness),
+        check: Option<(CheckValue, Fr)>,
+    }
+
+    fn honest(bias: bool) -> Products {
+        Products {
+            bias,
+            witness: |_| {},
+            check: None,
+        }
+    }
+
+    impl Scenario for Products {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
+            let chip = config.freivalds.as_ref().ok_or(Error::Synthesis)?;
+            let x = witness_cells(config, layouter, rows, &X)?;
+            let before = rows.gate_rows();
+            let weights = weights(self.bias);
+            let (products, claim) =
+                chip.commit_products_with(layouter, rows, &x, &weights, &self.witness)?;
+            let shape = LinearShape {
+                tokens: TOKENS,
+                in_features: IN,
+                out_features: OUT,
+            };
+            assert_eq!(rows.gate_rows() - before, chip.rows_needed(shape));
+            config
+                .rescale
+                .rescale(layouter, rows, &config.range, &products)?;
+            layouter.next_phase();
+            let forced = self.check;
+            chip.check_with(layouter, &claim, &move |at, value| {
+                if let Some((pos, v)) = forced {
+                    if at == pos {
+                        *value = v;
+                    }
+                }
+            })?;
+            Ok(())
+        }
+    }
+
+    /// `Products` whose commitments are the honest ones, checked by value.
+    #[derive(Clone)]
+    struct HonestValues {
+        bias: bool,
+    }
+
+    impl Scenario for HonestValues {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
+            let chip = config.freivalds.as_ref().ok_or(Error::Synthesis)?;
+            let x = witness_cells(config, layouter, rows, &X)?;
+            let (products, claim) = chip.commit_products(layouter, rows, &x, &weights(self.bias))?;
+            assert_values(&products, &expected(self.bias));
+            layouter.next_phase();
+            chip.check(layouter, &claim)
+        }
+    }
+
+    fn with_lanes(lanes: usize) -> CircuitParams {
+        CircuitParams {
+            freivalds_lanes: lanes,
+            ..params(4, 6)
+        }
+    }
+
+    /// The names of the gates that fail (and asserts nothing else does).
+    fn failing_gates(result: Result<(), Vec<VerifyFailure>>) -> BTreeSet<String> {
+        let failures = result.expect_err("a forged witness must not verify");
+        failures
+            .iter()
+            .map(|f| match f {
+                VerifyFailure::ConstraintNotSatisfied { constraint, .. } => {
+                    let text = constraint.to_string();
+                    text.split('\'').nth(1).unwrap_or(&text).to_string()
+                }
+                other => panic!("only gates should fail: {other}"),
+            })
+            .collect()
+    }
+
+    fn gates(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn honest_products_pass_for_any_number_of_lanes() {
+        // 1..5 lanes: idle token lanes (3 tokens of 4 in the second block
+        // with 3 lanes) and idle weight lanes (2 and 4 lanes for 3 rows).
+        for lanes in 1..=5 {
+            for bias in [true, false] {
+                assert_eq!(
+                    verify(honest(bias), with_lanes(lanes)),
+                    Ok(()),
+                    "{lanes} {bias}"
+                );
+                assert_eq!(
+                    verify(HonestValues { bias }, with_lanes(lanes)),
+                    Ok(()),
+                    "{lanes} {bias}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn product_off_by_one_fails_only_the_freivalds_equation() {
+        // The rescale of the forged claim is honest, so its range checks
+        // pass: the check's last row is what catches it.
+        let forged = Products {
+            witness: |w| w.products[2 * OUT + 1] += 1,
+            ..honest(true)
+        };
+        for lanes in [1, 3, 4] {
+            assert_eq!(
+                failing_gates(verify(forged.clone(), with_lanes(lanes))),
+                gates(&["freivalds zero"])
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_bias_fails() {
+        // Every token's claim made with bias[3] = 1 instead of 0.
+        let forged = Products {
+            witness: |w| (0..TOKENS).for_each(|t| w.products[t * OUT + 3] += 1),
+            ..honest(true)
+        };
+        assert_eq!(
+            failing_gates(verify(forged, with_lanes(3))),
+            gates(&["freivalds zero"])
+        );
+    }
+
+    #[test]
+    fn a_copy_of_the_activation_that_differs_fails_the_copy_constraint() {
+        // Claims consistent with the forged copy: only the equality
+        // constraint to the real activation cell can catch it.
+        let forged = Products {
+            witness: |w| {
+                w.inputs[IN + 2] += 1;
+                *w = ProductWitness::honest(w.inputs.clone(), &weights(true));
+            },
+            ..honest(true)
+        };
+        assert_rejected(verify(forged, with_lanes(3)), &[Kind::Copy]);
+    }
+
+    #[test]
+    fn a_running_sum_forced_to_zero_fails_its_step() {
+        let forged = Products {
+            witness: |w| w.products[OUT] += 1,
+            check: Some((CheckValue::Input { token: 1, k: IN - 1 }, Fr::ZERO)),
+            ..honest(true)
+        };
+        assert_eq!(
+            failing_gates(verify(forged, with_lanes(3))),
+            gates(&["freivalds inputs"])
+        );
+    }
+
+    #[test]
+    fn forged_weight_combination_fails() {
+        // v_1 off by one: its own step fails, and the checks that use it.
+        let forged = Products {
+            check: Some((
+                CheckValue::Weight { k: 1, j: OUT - 1 },
+                Fr::from(12345u64),
+            )),
+            ..honest(true)
+        };
+        assert_eq!(
+            failing_gates(verify(forged, with_lanes(2))),
+            gates(&["freivalds weights", "freivalds zero"])
+        );
+    }
+
+    #[test]
+    fn powers_must_be_powers_of_the_challenge() {
+        for (j, value) in [(0, Fr::from(2u64)), (2, Fr::from(7u64))] {
+            let forged = Products {
+                check: Some((CheckValue::Power { block: 0, j }, value)),
+                ..honest(true)
+            };
+            let failing = failing_gates(verify(forged, with_lanes(3)));
+            assert!(failing.contains("freivalds powers"), "{failing:?}");
+        }
+    }
+
+    #[test]
+    fn second_phase_columns_and_the_challenge_exist_only_when_asked_for() {
+        let cs = |params: &CircuitParams| {
+            let mut cs = ConstraintSystem::<Fr>::default();
+            let config = ModelConfig::configure(&mut cs, params);
+            (cs, config)
+        };
+        let (without, config) = cs(&params(4, 6));
+        assert!(config.freivalds.is_none());
+        assert_eq!(without.num_challenges(), 0);
+        assert_eq!(without.num_advice_columns(), 6);
+        assert!(without.advice_column_phase().iter().all(|&p| p == 0));
+
+        let (with, config) = cs(&with_lanes(3));
+        assert_eq!(config.freivalds_lanes(), 3);
+        assert_eq!(with.num_challenges(), 1);
+        assert_eq!(with.num_advice_columns(), 6 + 4);
+        assert_eq!(
+            with.advice_column_phase().iter().filter(|&&p| p == 1).count(),
+            4
+        );
+        // The first-phase part is unchanged, and the degree too.
+        assert_eq!(with.degree(), without.degree());
+        assert_eq!(with.num_fixed_columns(), without.num_fixed_columns());
+    }
+
+    #[test]
+    fn rows_needed_matches_the_formula() {
+        let shape = LinearShape {
+            tokens: TOKENS,
+            in_features: IN,
+            out_features: OUT,
+        };
+        // ⌈4/3⌉·(4+3+1) + ⌈3/3⌉·(4+1).
+        assert_eq!(rows_needed(shape, 3), 2 * 8 + 5);
+        assert_eq!(rows_needed(shape, 1), 4 * 8 + 3 * 5);
+    }
+}

@@ -1,0 +1,350 @@
+//! Whole-model tests of multi-token linear layers: the Freivalds layout
+//! through the graph compiler, the planner's choice of it, and a real
+//! proof, so the challenge path runs through halo2-axiom's prover (which
+//! commits the first phase mid-synthesis) and not only MockProver.
+
+use std::sync::Arc;
+
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::dev::{MockProver, VerifyFailure};
+use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2curves::bn256::Fr;
+use halo2curves::ff::Field;
+use rand::{Rng, SeedableRng};
+use zkinfer_quantizer::{infer, Node, Op, QuantizedModel, TensorInfo};
+
+use crate::compiler::{instances_from, ModelCircuit};
+use crate::config::ModelConfig;
+use crate::graph;
+use crate::linear_layout::{self, LinearLayout};
+use crate::measure::measure;
+use crate::params::CircuitParams;
+use crate::plan::{plan_with, Layouts};
+use crate::rows::LinearShape;
+use crate::testing::{assert_rejected, Kind};
+
+/// `x [tokens, d_in]` → Linear(d_in→d_hidden, bias) → Relu →
+/// Linear(d_hidden→d_out, no bias) → `[tokens, d_out]`. Scale 4 bits,
+/// activations 12 bits, weights in `[−8, 8]`, inputs in `[−16, 16]`.
+fn mlp(
+    tokens: usize,
+    d_in: usize,
+    d_hidden: usize,
+    d_out: usize,
+) -> (QuantizedModel, Vec<Vec<i64>>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut ints = |n: usize, bound: i64| -> Vec<i64> {
+        (0..n).map(|_| rng.gen_range(-bound..=bound)).collect()
+    };
+    let tensor = |name: &str, width: usize| TensorInfo {
+        name: name.into(),
+        shape: vec![tokens, width],
+        calibrated_max_abs: 1.0,
+    };
+    let node = |name: &str, op: Op, input: usize, output: usize| Node {
+        name: name.into(),
+        onnx_op: op.kind().into(),
+        op,
+        inputs: vec![input],
+        output,
+    };
+    let model = QuantizedModel {
+        name: "multi-token mlp".into(),
+        scale_bits: 4,
+        activation_bits: 12,
+        tensors: vec![
+            tensor("x", d_in),
+            tensor("h", d_hidden),
+            tensor("r", d_hidden),
+            tensor("y", d_out),
+        ],
+        inputs: vec![0],
+        outputs: vec![3],
+        nodes: vec![
+            node(
+                "fc1",
+                Op::Linear {
+                    in_features: d_in,
+                    out_features: d_hidden,
+                    weight: ints(d_in * d_hidden, 8),
+                    bias: Some(ints(d_hidden, 64)),
+                },
+                0,
+                1,
+            ),
+            node("relu", Op::Relu, 1, 2),
+            node(
+                "fc2",
+                Op::Linear {
+                    in_features: d_hidden,
+                    out_features: d_out,
+                    weight: ints(d_hidden * d_out, 8),
+                    bias: None,
+                },
+                2,
+                3,
+            ),
+        ],
+    };
+    let inputs = vec![ints(tokens * d_in, 16)];
+    (model, inputs)
+}
+
+/// A model laid out by the graph compiler under given parameters (the
+/// planner is bypassed so a test can force the Freivalds layout).
+#[derive(Clone)]
+struct Forced {
+    model: Arc<QuantizedModel>,
+    inputs: Option<Vec<Vec<i64>>>,
+    params: CircuitParams,
+}
+
+impl Forced {
+    fn new(model: &QuantizedModel, inputs: Vec<Vec<i64>>, params: CircuitParams) -> Self {
+        Forced {
+            model: Arc::new(model.clone()),
+            inputs: Some(inputs),
+            params,
+        }
+    }
+
+    /// The public instances of honest inference.
+    fn instances(&self) -> Vec<Fr> {
+        let inputs = self.inputs.as_ref().expect("a witness");
+        let trace = infer::run(&self.model, inputs).expect("inputs in range");
+        let outputs: Vec<Vec<i64>> = self
+            .model
+            .outputs
+            .iter()
+            .map(|&o| trace.tensor(o).to_vec())
+            .collect();
+        instances_from(&self.model, inputs, &outputs)
+    }
+}
+
+impl Circuit<Fr> for Forced {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CircuitParams;
+
+    fn without_witnesses(&self) -> Self {
+        Forced {
+            inputs: None,
+            ..self.clone()
+        }
+    }
+
+    fn params(&self) -> CircuitParams {
+        self.params.clone()
+    }
+
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: CircuitParams,
+    ) -> ModelConfig {
+        ModelConfig::configure(meta, &params)
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        ModelConfig::configure(meta, &CircuitParams::default())
+    }
+
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        graph::lay_out(&self.model, self.inputs.as_deref(), &config, &mut layouter).map(|_| ())
+    }
+}
+
+fn mock<C: Circuit<Fr>>(k: u32, circuit: &C, instances: Vec<Fr>) -> Result<(), Vec<VerifyFailure>> {
+    MockProver::run(k, circuit, vec![instances])
+        .expect("synthesis succeeds")
+        .verify()
+}
+
+/// 5 advice columns (3 accumulators), `lanes` Freivalds lanes, 6-bit table.
+fn small_params(lanes: usize) -> CircuitParams {
+    CircuitParams {
+        k: 9,
+        lookup_bits: 6,
+        advice_columns: 5,
+        scale_bits: 4,
+        activation_bits: 12,
+        freivalds_lanes: lanes,
+    }
+}
+
+fn layouts(model: &QuantizedModel, params: &CircuitParams) -> Vec<LinearLayout> {
+    model
+        .nodes
+        .iter()
+        .filter_map(|node| match &node.op {
+            Op::Linear {
+                in_features,
+                out_features,
+                ..
+            } => {
+                let shape = LinearShape {
+                    tokens: model.tensors[node.inputs[0]].len() / in_features,
+                    in_features: *in_features,
+                    out_features: *out_features,
+                };
+                Some(linear_layout::choose(
+                    shape,
+                    params.accumulators(),
+                    params.freivalds_lanes,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn four_token_model_verifies_with_freivalds_layers() {
+    use LinearLayout::{Direct, Freivalds};
+    let (model, inputs) = mlp(4, 8, 6, 3);
+    // 3 lanes: fc1 (4·2·9 = 72 rows direct, 2·15 + 3·7 = 51 Freivalds) is
+    // checked, fc2 (28 rows either way) is direct; 4 lanes: both checked.
+    for (lanes, expected) in [
+        (0, [Direct, Direct]),
+        (3, [Freivalds, Direct]),
+        (4, [Freivalds, Freivalds]),
+    ] {
+        let params = small_params(lanes);
+        assert_eq!(layouts(&model, &params), expected, "{lanes} lanes");
+        let circuit = Forced::new(&model, inputs.clone(), params.clone());
+        let instances = circuit.instances();
+        assert_eq!(mock(9, &circuit, instances.clone()), Ok(()), "{lanes} lanes");
+
+        let mut wrong = instances;
+        *wrong.last_mut().unwrap() += Fr::ONE;
+        assert_rejected(mock(9, &circuit, wrong), &[Kind::Copy]);
+
+        // The planner's row formula is what the layout takes.
+        let (heights, demand) = measure(&model, &params).unwrap();
+        let linear: usize = demand
+            .linear
+            .iter()
+            .map(|&s| linear_layout::rows(s, params.accumulators(), lanes))
+            .sum();
+        // Inputs 32; rescales 24 + 12; ReLU 24.
+        assert_eq!(heights.gate, 32 + 24 + 12 + 24 + linear, "{lanes} lanes");
+    }
+}
+
+#[test]
+fn planner_takes_freivalds_when_it_lowers_the_cost() {
+    let (model, inputs) = mlp(16, 32, 32, 4);
+    let (direct, _) = plan_with(&model, Layouts::DirectOnly).unwrap();
+    let circuit = ModelCircuit::with_inputs(Arc::new(model), inputs).unwrap();
+    let layout = circuit.layout().clone();
+    assert!(layout.freivalds_lanes > 0, "{layout}");
+    assert_eq!(direct.freivalds_lanes, 0);
+    assert!(layout.k <= direct.k, "{layout} / {direct}");
+    assert!(
+        layout.gate_rows < direct.gate_rows,
+        "{layout} / {direct}"
+    );
+    assert!(layout.to_string().contains("Freivalds checks over"));
+    assert_eq!(mock(layout.k, &circuit, circuit.instances()), Ok(()));
+    let mut wrong = circuit.instances();
+    let at = wrong.len() - 3;
+    wrong[at] += Fr::ONE;
+    assert_rejected(mock(layout.k, &circuit, wrong), &[Kind::Copy]);
+}
+
+#[test]
+fn single_token_models_keep_the_direct_layout() {
+    let (model, inputs) = mlp(1, 64, 64, 4);
+    let circuit = ModelCircuit::with_inputs(Arc::new(model.clone()), inputs).unwrap();
+    assert_eq!(circuit.layout().freivalds_lanes, 0);
+    assert_eq!(circuit.params().freivalds_lanes, 0);
+    assert_eq!(
+        *circuit.layout(),
+        plan_with(&model, Layouts::DirectOnly).unwrap().0
+    );
+}
+
+/// A real SHPLONK proof of a circuit with Freivalds checks: the keys from
+/// the witness-less circuit, a verifying key re-read from the parameters,
+/// and a wrong public output rejected. (Blake2b transcript: this crate does
+/// not depend on snark-verifier, whose `EvmTranscript` the prover uses.)
+#[test]
+fn real_proof_with_a_challenge_verifies() {
+    use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, VerifyingKey};
+    use halo2_proofs::poly::commitment::ParamsProver;
+    use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+    use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
+    use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+    use halo2_proofs::transcript::{
+        Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
+    };
+    use halo2_proofs::SerdeFormat;
+    use halo2curves::bn256::{Bn256, G1Affine};
+    use rand_chacha::ChaCha20Rng;
+
+    let (model, inputs) = mlp(4, 8, 6, 3);
+    let circuit = Forced::new(&model, inputs, small_params(4));
+    let instances = circuit.instances();
+    let k = circuit.params.k;
+    let srs = ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(1));
+    let keygen = circuit.without_witnesses();
+    let vk = keygen_vk(&srs, &keygen).unwrap();
+    assert_eq!(vk.cs().num_challenges(), 1);
+    let pk = keygen_pk(&srs, vk, &keygen).unwrap();
+
+    let prove = |circuit: Forced, seed: u64| {
+        let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+            &srs,
+            &pk,
+            &[circuit],
+            &[&[&instances]],
+            ChaCha20Rng::seed_from_u64(seed),
+            &mut transcript,
+        )
+        .unwrap();
+        transcript.finalize()
+    };
+    let proof = prove(circuit.clone(), 2);
+
+    let mut vk_bytes = Vec::new();
+    pk.get_vk()
+        .write(&mut vk_bytes, SerdeFormat::RawBytes)
+        .unwrap();
+    let vk = VerifyingKey::<G1Affine>::read::<_, Forced>(
+        &mut &vk_bytes[..],
+        SerdeFormat::RawBytes,
+        circuit.params(),
+    )
+    .unwrap();
+    let verify = |proof: &[u8], instances: &[Fr]| {
+        let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+            srs.verifier_params(),
+            &vk,
+            SingleStrategy::new(&srs),
+            &[&[instances]],
+            &mut transcript,
+        )
+    };
+    assert!(verify(&proof, &instances).is_ok());
+    let mut wrong = instances.clone();
+    *wrong.last_mut().unwrap() += Fr::ONE;
+    assert!(verify(&proof, &wrong).is_err());
+    // A second proof (fresh blinding) also verifies: the challenge is
+    // drawn from each proof's own commitments.
+    assert!(verify(&prove(circuit, 3), &instances).is_ok());
+}
+
+#[test]
+fn debug_plan() {
+    let (model, _) = mlp(16, 32, 32, 4);
+    let (m, d) = measure(&model, &small_params(0)).unwrap();
+    eprintln!("{m:?} {d:?}");
+    let (m, d) = measure(&model, &CircuitParams { lookup_bits: 12, ..small_params(4) }).unwrap();
+    eprintln!("{m:?} {d:?}");
+}
