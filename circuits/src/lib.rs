@@ -21,11 +21,11 @@ pub mod field;
 mod graph;
 pub mod linear_layout;
 mod measure;
+#[cfg(test)]
+mod multi_token_tests;
 pub mod params;
 pub mod plan;
 pub mod rows;
-#[cfg(test)]
-mod multi_token_tests;
 #[cfg(test)]
 mod testing;
 

@@ -11,9 +11,11 @@
 //!   circuit configured with second-phase columns (`F > 0`).
 //!
 //! A layer takes the Freivalds layout exactly when the circuit has the
-//! second-phase columns and that layout needs fewer rows. With one token it
-//! never does (about `n·m + n + m` cells against `n·m`); from two tokens on
-//! it usually does. Whether the circuit gets second-phase columns at all is
+//! second-phase columns, the layer has at least two tokens, and that layout
+//! needs fewer rows. With one token it always costs more cells (`W·ρ` alone
+//! is `n·m`, plus `n + m` for the check, against `n·m`); its rows could
+//! only come out lower through its one extra lane (`F` may reach `L + 1`),
+//! not worth a second phase. From two tokens on it usually wins. Whether the circuit gets second-phase columns at all is
 //! the planner's choice ([`mod@crate::plan`]): they cost `F + 1` committed
 //! columns and must pay for themselves by lowering `k`.
 //!
@@ -34,6 +36,7 @@ pub enum LinearLayout {
 /// columns and `freivalds_lanes` second-phase lanes (0: none).
 pub fn choose(shape: LinearShape, lanes: usize, freivalds_lanes: usize) -> LinearLayout {
     if freivalds_lanes > 0
+        && shape.tokens >= 2
         && shape.out_features > 0
         && freivalds::rows_needed(shape, freivalds_lanes) < linear::rows_needed(shape, lanes)
     {
@@ -67,9 +70,19 @@ mod tests {
     fn one_token_stays_direct() {
         for (n, m) in [(64, 64), (8, 6), (784, 128), (1, 1)] {
             for lanes in [3, 8, 14] {
-                assert_eq!(choose(shape(1, n, m), lanes, lanes), LinearLayout::Direct);
+                // Even with one lane more than the direct layout (64×64 on 3
+                // and 4 lanes: 22·65 = 1430 direct rows, 129 + 16·65 = 1169).
+                for freivalds_lanes in [lanes, lanes + 1] {
+                    assert_eq!(
+                        choose(shape(1, n, m), lanes, freivalds_lanes),
+                        LinearLayout::Direct
+                    );
+                }
             }
         }
+        assert!(
+            freivalds::rows_needed(shape(1, 64, 64), 4) < linear::rows_needed(shape(1, 64, 64), 3)
+        );
     }
 
     #[test]

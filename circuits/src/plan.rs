@@ -123,10 +123,13 @@ pub(crate) fn plan_circuit(
 pub(crate) enum Layouts {
     /// The cheapest circuit.
     Any,
-    /// No second-phase columns: every linear layer laid out directly (to
-    /// compare the two).
+    /// No second-phase columns: every linear layer laid out directly.
     #[cfg_attr(not(test), allow(dead_code))]
     DirectOnly,
+    /// Second-phase columns, for the layers that take the Freivalds layout
+    /// with them, even where the direct layout is cheaper.
+    #[cfg_attr(not(test), allow(dead_code))]
+    FreivaldsOnly,
 }
 
 /// [`plan_circuit`] restricted to `layouts`.
@@ -137,16 +140,15 @@ pub(crate) fn plan_with(
     model.validate()?;
     check_supported(model)?;
     check_magnitudes(model)?;
-    let params_for = |advice_columns: usize, lookup_bits: u32, freivalds_lanes: usize| {
-        CircuitParams {
+    let params_for =
+        |advice_columns: usize, lookup_bits: u32, freivalds_lanes: usize| CircuitParams {
             k: 0,
             lookup_bits,
             advice_columns,
             scale_bits: model.scale_bits,
             activation_bits: model.activation_bits,
             freivalds_lanes,
-        }
-    };
+        };
 
     // One synthesis gives every layout's height: only linear layers depend on
     // the column count and Freivalds lanes, and only range checks on
@@ -169,17 +171,18 @@ pub(crate) fn plan_with(
     // second-phase columns count against the maximum, and some layer must
     // use them.
     let freivalds_choices = |columns: usize| -> Vec<usize> {
-        let most = match layouts {
-            Layouts::Any => (columns - 1).min(MAX_ADVICE_COLUMNS.saturating_sub(columns + 1)),
-            Layouts::DirectOnly => 0,
-        };
-        std::iter::once(0)
-            .chain((1..=most).filter(|&lanes| {
-                demand.linear.iter().any(|&s| {
-                    linear_layout::choose(s, columns - 2, lanes) == LinearLayout::Freivalds
-                })
-            }))
-            .collect()
+        let most = (columns - 1).min(MAX_ADVICE_COLUMNS.saturating_sub(columns + 1));
+        let useful = (1..=most).filter(|&lanes| {
+            demand
+                .linear
+                .iter()
+                .any(|&s| linear_layout::choose(s, columns - 2, lanes) == LinearLayout::Freivalds)
+        });
+        match layouts {
+            Layouts::Any => std::iter::once(0).chain(useful).collect(),
+            Layouts::DirectOnly => vec![0],
+            Layouts::FreivaldsOnly => useful.collect(),
+        }
     };
     let range_rows = |bits: u32| -> usize {
         demand

@@ -15,8 +15,13 @@
 //! The allocator also records the [`Demand`] behind the two parameters that
 //! change heights: range checks by width (their rows depend on
 //! `lookup_bits`) and linear layers by shape (their rows depend on the number
-//! of accumulator columns). Every other allocation is the same for any
-//! parameters, so one synthesis tells the planner every layout's height.
+//! of accumulator columns and Freivalds lanes, see [`crate::linear_layout`]).
+//! Every other allocation is the same for any parameters, so one synthesis
+//! tells the planner every layout's height.
+//!
+//! A Freivalds check's second-phase cells sit in the gate-track rows its
+//! layer reserved when it committed its products, so the two phases share
+//! one allocation.
 
 use std::collections::BTreeMap;
 

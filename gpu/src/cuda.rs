@@ -47,14 +47,24 @@ where
     T: TranscriptWrite<G1Affine, E>,
     R: RngCore + Send,
 {
+    // halo2-axiom-gpu 1.0.1 proves single-phase circuits only (it asserts
+    // so); circuits with a verifier challenge (Freivalds matmuls) stay on CPU.
+    if pk.get_vk().cs().num_challenges() > 0 {
+        return Err(BackendError::Proving(
+            "the CUDA prover does not support circuits with challenges (this model's multi-token \
+             matmuls use Freivalds' check); prove with --backend cpu"
+                .into(),
+        ));
+    }
     // The GPU crate keeps its own params type (it caches device copies of the
     // bases); the serialized form is shared, so convert through bytes.
     let mut bytes = Vec::new();
     params
         .write_custom(&mut bytes, SerdeFormat::RawBytes)
         .map_err(|e| BackendError::Proving(format!("serializing the SRS: {e}")))?;
-    let gpu_params = GpuParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytesUnchecked)
-        .map_err(|e| BackendError::Proving(format!("loading the SRS for the GPU: {e}")))?;
+    let gpu_params =
+        GpuParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytesUnchecked)
+            .map_err(|e| BackendError::Proving(format!("loading the SRS for the GPU: {e}")))?;
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, E, R, T, C>(
         &gpu_params,
         pk,

@@ -3,5 +3,7 @@
 
 mod cli_errors;
 mod common;
+mod multi_token;
+mod pinned;
 mod pipeline;
 mod ptau;

@@ -86,9 +86,9 @@
 //! about `n·m + 2·T·(n+m)` cells, plus `F + 1` second-phase columns, six
 //! selectors and one challenge in the constraint system. The direct layout
 //! takes `T·⌈m/L⌉·(n+1)` rows (about `T·n·m` cells). A layer uses this chip
-//! when the circuit has second-phase columns and it needs fewer rows (see
-//! [`crate::linear_layout`]): never for one token, where `W·ρ` alone already
-//! costs what the direct layout does.
+//! when the circuit has second-phase columns, it has at least two tokens
+//! and it needs fewer rows (see [`crate::linear_layout`]): never for one
+//! token, where `W·ρ` alone already costs what the direct layout does.
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
 use halo2_proofs::plonk::{
@@ -121,7 +121,7 @@ pub struct FreivaldsChip {
 /// The phase-0 witness of one layer, row-major: `inputs` (`[T, n]`, the
 /// copies of `A`) and `products` (`[T, m]`, the claims `C`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProductWitness {
+pub(crate) struct ProductWitness {
     pub inputs: Vec<i128>,
     pub products: Vec<i128>,
 }
@@ -159,7 +159,7 @@ pub struct ProductClaim<'w> {
 
 /// A phase-1 value the check computes (tests forge them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckValue {
+pub(crate) enum CheckValue {
     /// `x = r^j` of weight block `block`.
     Power { block: usize, j: usize },
     /// The running sum of weight row `k` after `j + 1` terms.
@@ -185,7 +185,8 @@ impl FreivaldsChip {
             "one operand and one coefficient column per lane"
         );
         let r = meta.challenge_usable_after(FirstPhase);
-        let [q_zero, q_first, q_power, q_weight, q_claim, q_input] = [(); 6].map(|_| meta.selector());
+        let [q_zero, q_first, q_power, q_weight, q_claim, q_input] =
+            [(); 6].map(|_| meta.selector());
 
         meta.create_gate("freivalds zero", |meta| {
             let q = meta.query_selector(q_zero);
@@ -205,24 +206,25 @@ impl FreivaldsChip {
             ]
         });
         // acc_ℓ − acc_ℓ[prev] − x·term_ℓ, one constraint per lane.
-        let mac = |meta: &mut ConstraintSystem<Fr>,
-                   name: &'static str,
-                   q: Selector,
-                   term: &dyn Fn(Expression<Fr>, Expression<Fr>) -> Expression<Fr>| {
-            meta.create_gate(name, |meta| {
-                let q = meta.query_selector(q);
-                let x = meta.query_advice(x, Rotation::cur());
-                (0..acc.len())
-                    .map(|lane| {
-                        let cur = meta.query_advice(acc[lane], Rotation::cur());
-                        let prev = meta.query_advice(acc[lane], Rotation::prev());
-                        let o = meta.query_advice(operand[lane], Rotation::cur());
-                        let f = meta.query_fixed(coeff[lane], Rotation::cur());
-                        q.clone() * (cur - prev - x.clone() * term(o, f))
-                    })
-                    .collect::<Vec<_>>()
-            });
-        };
+        let mac =
+            |meta: &mut ConstraintSystem<Fr>,
+             name: &'static str,
+             q: Selector,
+             term: &dyn Fn(Expression<Fr>, Expression<Fr>) -> Expression<Fr>| {
+                meta.create_gate(name, |meta| {
+                    let q = meta.query_selector(q);
+                    let x = meta.query_advice(x, Rotation::cur());
+                    (0..acc.len())
+                        .map(|lane| {
+                            let cur = meta.query_advice(acc[lane], Rotation::cur());
+                            let prev = meta.query_advice(acc[lane], Rotation::prev());
+                            let o = meta.query_advice(operand[lane], Rotation::cur());
+                            let f = meta.query_fixed(coeff[lane], Rotation::cur());
+                            q.clone() * (cur - prev - x.clone() * term(o, f))
+                        })
+                        .collect::<Vec<_>>()
+                });
+            };
         mac(meta, "freivalds weights", q_weight, &|_, f| f);
         mac(meta, "freivalds claims", q_claim, &|o, f| o - f);
         mac(meta, "freivalds inputs", q_input, &|o, _| -o);
@@ -500,11 +502,7 @@ impl FreivaldsChip {
     }
 
     /// A block's first row: every accumulator starts at zero.
-    fn zero_row(
-        &self,
-        region: &mut Region<'_, Fr>,
-        row: usize,
-    ) -> Result<(), Error> {
+    fn zero_row(&self, region: &mut Region<'_, Fr>, row: usize) -> Result<(), Error> {
         self.q_zero.enable(region, row)?;
         for &acc in &self.acc {
             region.assign_advice(acc, row, Value::known(Fr::ZERO));
@@ -661,7 +659,8 @@ mod tests {
         ) -> Result<(), Error> {
             let chip = config.freivalds.as_ref().ok_or(Error::Synthesis)?;
             let x = witness_cells(config, layouter, rows, &X)?;
-            let (products, claim) = chip.commit_products(layouter, rows, &x, &weights(self.bias))?;
+            let (products, claim) =
+                chip.commit_products(layouter, rows, &x, &weights(self.bias))?;
             assert_values(&products, &expected(self.bias));
             layouter.next_phase();
             chip.check(layouter, &claim)
@@ -761,7 +760,13 @@ mod tests {
     fn a_running_sum_forced_to_zero_fails_its_step() {
         let forged = Products {
             witness: |w| w.products[OUT] += 1,
-            check: Some((CheckValue::Input { token: 1, k: IN - 1 }, Fr::ZERO)),
+            check: Some((
+                CheckValue::Input {
+                    token: 1,
+                    k: IN - 1,
+                },
+                Fr::ZERO,
+            )),
             ..honest(true)
         };
         assert_eq!(
@@ -774,10 +779,7 @@ mod tests {
     fn forged_weight_combination_fails() {
         // v_1 off by one: its own step fails, and the checks that use it.
         let forged = Products {
-            check: Some((
-                CheckValue::Weight { k: 1, j: OUT - 1 },
-                Fr::from(12345u64),
-            )),
+            check: Some((CheckValue::Weight { k: 1, j: OUT - 1 }, Fr::from(12345u64))),
             ..honest(true)
         };
         assert_eq!(
@@ -816,7 +818,10 @@ mod tests {
         assert_eq!(with.num_challenges(), 1);
         assert_eq!(with.num_advice_columns(), 6 + 4);
         assert_eq!(
-            with.advice_column_phase().iter().filter(|&&p| p == 1).count(),
+            with.advice_column_phase()
+                .iter()
+                .filter(|&&p| p == 1)
+                .count(),
             4
         );
         // The first-phase part is unchanged, and the degree too.

@@ -27,18 +27,15 @@
 //! `Σ_k |W[k, j]|·2^(B−1) + |bias[j]| < 2^120`, so the field value is the
 //! integer value.
 //!
-//! # Cost, and why not Freivalds
+//! # Cost, and when Freivalds is used instead
 //!
 //! `tokens · ceil(out / C) · (in + 1)` rows of `C + 1` advice cells: about
-//! `tokens · in · out / C` rows, one fixed cell per weight and token.
-//!
-//! Freivalds' check (`C·r = A·(B·r)` with `r` a verifier challenge from the
-//! halo2 challenge API) proves a product with cells proportional to the
-//! matrix sizes instead of their product, but here the weights are constants:
-//! `W·r` still costs `in · out` cells, and with one token the layout above
-//! already uses each weight once. Freivalds pays off for activation ×
-//! activation products (attention) and for many tokens, where the weights are
-//! used `tokens` times above; it is the layout to add for those.
+//! `tokens · in · out / C` rows, one fixed cell per weight and token. With one
+//! token this uses each weight once and is the cheapest layout. With several
+//! tokens the weights are laid out once per token, and the planner
+//! ([`crate::linear_layout`]) switches to [`crate::chips::freivalds`], which
+//! checks `C·r = A·(W·r)` with a verifier challenge `r` and costs about
+//! `in · out + tokens · (in + out)` cells, whenever that needs fewer rows.
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector};
