@@ -4,7 +4,11 @@
 
 pub mod elementwise;
 pub mod freivalds;
+pub mod layernorm;
 pub mod linear;
+pub mod nonlinear;
+pub mod pointwise;
 pub mod range;
 pub mod relu;
 pub mod rescale;
+pub mod softmax;
