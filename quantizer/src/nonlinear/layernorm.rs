@@ -22,27 +22,21 @@ pub struct LayerNormWitness {
     pub mean: i64,
     pub mean_rem: i64,
     pub centered: Vec<i64>,
-    pub var: i64,
-    pub var_rem: i64,
-    pub rstd: i64,
+    pub var: i128,
+    pub var_rem: i128,
+    pub rstd: i128,
     pub normalized: Vec<i64>,
     pub outputs: Vec<i64>,
 }
 
-/// Largest `r` with `r²·w ≤ 2^(4s)`.
-pub fn rstd(w: i64, scale_bits: u32) -> i64 {
-    assert!(w >= 1, "variance + eps must be positive");
-    let target = 1u128 << (4 * scale_bits);
-    let w = w as u128;
-    // Start from the float estimate and correct: exact for all inputs.
-    let mut r = ((target as f64 / w as f64).sqrt()) as u128;
-    while r * r * w > target {
-        r -= 1;
+/// Largest `ρ` with `ρ²·w ≤ 2^(4s)`: `⌊√⌊2^(4s)/w⌋⌋`, which equals
+/// `⌊√(2^(4s)/w)⌋`. Exact in `u128` for every width the circuits accept
+/// (`4s ≤ 96`); 0 for `w ≤ 0`, which no honest row has (`eps ≥ 1`).
+pub fn rstd(w: i128, scale_bits: u32) -> i128 {
+    if w <= 0 {
+        return 0;
     }
-    while (r + 1) * (r + 1) * w <= target {
-        r += 1;
-    }
-    r as i64
+    ((1u128 << (4 * scale_bits)) / w as u128).isqrt() as i128
 }
 
 pub fn layernorm_row(x: &[i64], gamma: &[i64], beta: &[i64], eps: i64, scale_bits: u32) -> LayerNormWitness {
@@ -53,7 +47,7 @@ pub fn layernorm_row(x: &[i64], gamma: &[i64], beta: &[i64], eps: i64, scale_bit
     let centered: Vec<i64> = x.iter().map(|&v| (v as i128 - mean) as i64).collect();
     let sq: i128 = centered.iter().map(|&d| d as i128 * d as i128).sum();
     let (var, var_rem) = (sq / n, sq % n);
-    let rho = rstd(var as i64 + eps, scale_bits);
+    let rho = rstd(var + eps as i128, scale_bits);
     let normalized: Vec<i64> = centered.iter().map(|&d| rescale(d as i128 * rho as i128, scale_bits).0 as i64).collect();
     let outputs = normalized
         .iter()
@@ -64,8 +58,8 @@ pub fn layernorm_row(x: &[i64], gamma: &[i64], beta: &[i64], eps: i64, scale_bit
         mean: mean as i64,
         mean_rem: mean_rem as i64,
         centered,
-        var: var as i64,
-        var_rem: var_rem as i64,
+        var,
+        var_rem,
         rstd: rho,
         normalized,
         outputs,
@@ -79,7 +73,7 @@ mod tests {
     #[test]
     fn rstd_is_the_exact_integer_root() {
         for s in [6u32, 10, 13] {
-            for w in [1i64, 2, 3, 1000, 123_456, 1 << (2 * s), (1 << (2 * s)) * 9 + 7] {
+            for w in [1i128, 2, 3, 1000, 123_456, 1 << (2 * s), (1 << (2 * s)) * 9 + 7] {
                 let r = rstd(w, s) as u128;
                 let t = 1u128 << (4 * s);
                 assert!(r * r * w as u128 <= t && (r + 1) * (r + 1) * w as u128 > t, "s={s} w={w}");

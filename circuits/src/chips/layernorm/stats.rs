@@ -2,6 +2,8 @@
 //! (`1/σ` at scale `2^s`), with the remainders and gaps that
 //! [`super::LayerNormChip`]'s stats gate and range checks constrain.
 
+pub use zkinfer_quantizer::nonlinear::layernorm::rstd;
+
 /// A row's sums, which the chip's sum rows prove: `Σx`, `Σx²` and `n`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowSums {
@@ -74,13 +76,3 @@ impl LayerNormStats {
     }
 }
 
-/// The largest `ρ` with `ρ²·w ≤ 2^(4s)` (0 for `w ≤ 0`, which no honest row
-/// has): `⌊√⌊2^(4s)/w⌋⌋ = ⌊√(2^(4s)/w)⌋`. The quantizer's `rstd`, computed
-/// in `u128` so that it stays exact for every width the chip accepts, where
-/// `rstd`'s `i64` argument would overflow.
-pub fn rstd(w: i128, scale_bits: u32) -> i128 {
-    if w <= 0 {
-        return 0;
-    }
-    ((1u128 << (4 * scale_bits)) / w as u128).isqrt() as i128
-}
