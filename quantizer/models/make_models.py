@@ -13,7 +13,7 @@ Files:
                        Sub of two activations, Reshape (0 and -1), a 3-D MatMul, Identity,
                        Flatten, a Constant node, Gemm with alpha/beta/transB=0, a symbolic
                        batch dimension, and both float_data and raw_data initializers
-  unsupported_op.onnx  a Gemm followed by a Softmax node named "/classifier/Softmax"
+  unsupported_op.onnx  a Gemm followed by a LogSoftmax node named "/classifier/LogSoftmax"
   mlp.samples.json     32 calibration samples for mlp.onnx, uniform in [-1, 1]
   mlp.input.json       one input for mlp.onnx
 
@@ -141,7 +141,7 @@ def make_unsupported(rng):
     inits = [numpy_helper.from_array(w, "fc.weight"), numpy_helper.from_array(b, "fc.bias")]
     nodes = [
         helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["logits"], name="/fc/Gemm", transB=1),
-        helper.make_node("Softmax", ["logits"], ["probs"], name="/classifier/Softmax", axis=-1),
+        helper.make_node("LogSoftmax", ["logits"], ["probs"], name="/classifier/LogSoftmax", axis=-1),
     ]
     graph = helper.make_graph(
         nodes, "unsupported_graph",

@@ -18,6 +18,17 @@ pub const MIN_SCALE_BITS: u32 = 4;
 /// keeping `2s <= 32` keeps the rescale range checks cheap.
 pub const MAX_SCALE_BITS: u32 = 16;
 
+/// The ranges that constrain the scale: every tensor's, except token ids,
+/// which are integers used unscaled (their entry becomes 0).
+pub fn activation_ranges(graph: &FloatGraph, max_abs: &[f64]) -> Vec<f64> {
+    let ids = graph.token_id_tensors();
+    max_abs
+        .iter()
+        .zip(ids)
+        .map(|(&m, id)| if id { 0.0 } else { m })
+        .collect()
+}
+
 /// Checks the quantization options that do not depend on the model.
 pub fn check_options(activation_bits: u32, margin: f64) -> Result<(), QuantizeError> {
     if !(MIN_SCALE_BITS + 1..=40).contains(&activation_bits) {

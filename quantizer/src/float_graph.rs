@@ -2,14 +2,20 @@
 //! [`crate::model::Op`], with real-valued constants, and an f64 evaluator.
 //!
 //! The importer lowers every ONNX node into these ops (constants already
-//! broadcast to the output shape, constant subgraphs folded), so quantization
-//! is a one-to-one map and the evaluator here computes exactly what the
-//! quantized model approximates. Evaluating it on the calibration samples
-//! gives each tensor's largest |value|, from which the scale is chosen.
+//! broadcast to the output shape, constant subgraphs folded, recognised
+//! patterns fused), so quantization is a one-to-one map and the evaluator
+//! here ([`eval`]) computes exactly what the quantized model approximates:
+//! softmax masks with an exact `-inf`, layer norm with its `eps`, GELU with
+//! the exact erf. Evaluating it on the calibration samples gives each
+//! tensor's largest |value|, from which the scale is chosen, and the input
+//! range of every lookup table ([`Observations`]).
+
+mod eval;
 
 use crate::error::QuantizeError;
 use crate::inputs::{check_inputs, InputShape};
 use crate::model::TensorId;
+pub use crate::nonlinear::Nonlinearity;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatGraph {
@@ -75,6 +81,124 @@ pub enum FloatOp {
     },
     Relu,
     Reshape,
+    /// `y[b, i, j] = sum_t a[b, i, t] * c[b, t, j]`, two activations.
+    MatMul {
+        m: usize,
+        k: usize,
+        n: usize,
+    },
+    /// `y = func(x)` elementwise.
+    Pointwise {
+        func: Nonlinearity,
+    },
+    /// Softmax over the last axis; with `causal`, row `i` of each `[T, T]`
+    /// matrix keeps its first `i + 1` entries and the rest are exactly 0
+    /// (a mask of `-inf`).
+    Softmax {
+        causal: bool,
+    },
+    /// `(x - mean) / sqrt(var + eps) * gamma + beta` over the last axis
+    /// (population variance).
+    LayerNorm {
+        gamma: Vec<f64>,
+        beta: Vec<f64>,
+        eps: f64,
+    },
+    /// `y[t, j] = table[id_t * dim + j]`: an embedding lookup of token ids.
+    Gather {
+        vocab: usize,
+        dim: usize,
+        table: Vec<f64>,
+    },
+    /// Output axis `a` is input axis `perm[a]`.
+    Transpose {
+        perm: Vec<usize>,
+    },
+    /// `x[.., start..end, ..]` along `axis`.
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+    },
+    /// The inputs joined along `axis`.
+    Concat {
+        axis: usize,
+    },
+}
+
+/// What calibration learns from the samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observations {
+    /// Largest |value| of every tensor, indexed by [`TensorId`] (for token
+    /// ids: the largest id).
+    pub max_abs: Vec<f64>,
+    /// Per node (indexed like [`FloatGraph::nodes`]), the `[min, max]` a
+    /// lookup table sees: a `Pointwise` node's input, and a `Softmax`
+    /// node's `x_j - max_row` over its unmasked entries (the exp table's
+    /// input, always `<= 0`). `None` for other nodes.
+    pub table_inputs: Vec<Option<(f64, f64)>>,
+    pub samples: usize,
+}
+
+impl Observations {
+    pub fn new(graph: &FloatGraph) -> Self {
+        Observations {
+            max_abs: vec![0.0; graph.tensors.len()],
+            table_inputs: vec![None; graph.nodes.len()],
+            samples: 0,
+        }
+    }
+
+    /// Adds one sample's tensor values (from [`FloatGraph::evaluate`]). A
+    /// value that is not finite is an error naming the tensor: no scale can
+    /// represent it.
+    pub fn record(&mut self, graph: &FloatGraph, values: &[Vec<f64>]) -> Result<(), QuantizeError> {
+        let sample = self.samples;
+        for (id, v) in values.iter().enumerate() {
+            for &x in v {
+                if !x.is_finite() {
+                    return Err(QuantizeError::Calibration(format!(
+                        "tensor '{}' is not finite on calibration sample {sample}",
+                        graph.tensors[id].name
+                    )));
+                }
+                self.max_abs[id] = self.max_abs[id].max(x.abs());
+            }
+        }
+        for (slot, node) in self.table_inputs.iter_mut().zip(&graph.nodes) {
+            let x = &values[node.inputs[0]];
+            let seen = match node.op {
+                FloatOp::Pointwise { .. } => min_max(x.iter().copied()),
+                FloatOp::Softmax { causal } => {
+                    let t = *graph.tensors[node.inputs[0]].shape.last().unwrap_or(&1);
+                    min_max(x.chunks(t.max(1)).enumerate().flat_map(|(row, xs)| {
+                        let valid = if causal { row % t + 1 } else { t };
+                        let m = xs[..valid]
+                            .iter()
+                            .copied()
+                            .fold(f64::NEG_INFINITY, f64::max);
+                        xs[..valid].iter().map(move |&v| v - m)
+                    }))
+                }
+                _ => None,
+            };
+            if let Some((lo, hi)) = seen {
+                *slot = Some(match *slot {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+        }
+        self.samples += 1;
+        Ok(())
+    }
+}
+
+fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((a, b)) => Some((a.min(v), b.max(v))),
+    })
 }
 
 impl FloatGraph {
@@ -84,8 +208,45 @@ impl FloatGraph {
             .map(|&id| InputShape {
                 name: self.tensors[id].name.clone(),
                 shape: self.tensors[id].shape.clone(),
+                vocab: self.vocab_of(id),
             })
             .collect()
+    }
+
+    /// Which tensors hold integer token ids: those a `Gather` reads,
+    /// directly or through reshapes (as [`crate::QuantizedModel::token_id_tensors`]).
+    pub fn token_id_tensors(&self) -> Vec<bool> {
+        let mut ids = vec![false; self.tensors.len()];
+        for node in self.nodes.iter().rev() {
+            let feeds_ids = match node.op {
+                FloatOp::Gather { .. } => true,
+                FloatOp::Reshape => ids[node.output],
+                _ => false,
+            };
+            if feeds_ids {
+                ids[node.inputs[0]] = true;
+            }
+        }
+        ids
+    }
+
+    /// The vocabulary a token-id tensor indexes (the smallest, if several
+    /// embeddings read it); `None` for activations.
+    pub fn vocab_of(&self, id: TensorId) -> Option<usize> {
+        let mut reach = vec![false; self.tensors.len()];
+        reach[id] = true;
+        let mut vocab: Option<usize> = None;
+        for node in &self.nodes {
+            if !reach[node.inputs[0]] {
+                continue;
+            }
+            match &node.op {
+                FloatOp::Reshape => reach[node.output] = true,
+                FloatOp::Gather { vocab: v, .. } => vocab = Some(vocab.map_or(*v, |o| o.min(*v))),
+                _ => {}
+            }
+        }
+        vocab
     }
 
     /// Values of every tensor, indexed by [`TensorId`].
@@ -96,7 +257,7 @@ impl FloatGraph {
             values[id] = data.clone();
         }
         for node in &self.nodes {
-            let out = eval_node(node, &values);
+            let out = eval::eval_node(self, node, &values)?;
             debug_assert_eq!(
                 out.len(),
                 self.tensors[node.output].len(),
@@ -114,11 +275,10 @@ impl FloatGraph {
         Ok(self.outputs.iter().map(|&o| values[o].clone()).collect())
     }
 
-    /// Largest |value| of every tensor over all samples (each sample is one
-    /// flat tensor per input). A value that is not finite is an error naming
-    /// the tensor: no scale can represent it.
-    pub fn observe_ranges(&self, samples: &[Vec<Vec<f64>>]) -> Result<Vec<f64>, QuantizeError> {
-        let mut max_abs = vec![0.0f64; self.tensors.len()];
+    /// Every tensor's range and every lookup table's input range over all
+    /// samples (each sample is one flat tensor per input).
+    pub fn observe(&self, samples: &[Vec<Vec<f64>>]) -> Result<Observations, QuantizeError> {
+        let mut obs = Observations::new(self);
         for (i, sample) in samples.iter().enumerate() {
             let values = self.evaluate(sample).map_err(|e| match e {
                 QuantizeError::BadInput(m) => {
@@ -126,64 +286,20 @@ impl FloatGraph {
                 }
                 other => other,
             })?;
-            for (id, v) in values.iter().enumerate() {
-                for &x in v {
-                    if !x.is_finite() {
-                        return Err(QuantizeError::Calibration(format!(
-                            "tensor '{}' is not finite on calibration sample {i}",
-                            self.tensors[id].name
-                        )));
-                    }
-                    max_abs[id] = max_abs[id].max(x.abs());
-                }
-            }
+            obs.record(self, &values)?;
         }
-        Ok(max_abs)
+        Ok(obs)
+    }
+
+    /// Largest |value| of every tensor over all samples: [`Observations::max_abs`].
+    pub fn observe_ranges(&self, samples: &[Vec<Vec<f64>>]) -> Result<Vec<f64>, QuantizeError> {
+        Ok(self.observe(samples)?.max_abs)
     }
 
     /// The node that produces tensor `id`, if any (inputs have none).
     pub fn producer(&self, id: TensorId) -> Option<&FloatNode> {
         self.nodes.iter().find(|n| n.output == id)
     }
-}
-
-fn eval_node(node: &FloatNode, values: &[Vec<f64>]) -> Vec<f64> {
-    let x = &values[node.inputs[0]];
-    let other = || &values[node.inputs[1]];
-    match &node.op {
-        FloatOp::Linear {
-            in_features,
-            out_features,
-            weight,
-            bias,
-        } => {
-            let (n, m) = (*in_features, *out_features);
-            let mut y = Vec::with_capacity(x.len() / n * m);
-            for row in x.chunks_exact(n) {
-                for j in 0..m {
-                    let acc: f64 = row
-                        .iter()
-                        .enumerate()
-                        .map(|(k, &v)| v * weight[k * m + j])
-                        .sum();
-                    y.push(acc + bias.as_ref().map_or(0.0, |b| b[j]));
-                }
-            }
-            y
-        }
-        FloatOp::Add => zip(x, other(), |a, b| a + b),
-        FloatOp::Sub => zip(x, other(), |a, b| a - b),
-        FloatOp::Mul => zip(x, other(), |a, b| a * b),
-        FloatOp::AddConst { constant } => zip(x, constant, |a, c| a + c),
-        FloatOp::ConstSub { constant } => zip(x, constant, |a, c| c - a),
-        FloatOp::MulConst { constant } => zip(x, constant, |a, c| a * c),
-        FloatOp::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
-        FloatOp::Reshape => x.clone(),
-    }
-}
-
-fn zip(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
-    a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
 }
 
 #[cfg(test)]

@@ -108,20 +108,33 @@ pub fn run(model: &QuantizedModel, inputs: &[Vec<i64>]) -> Result<Trace, Quantiz
                 check_token_ids(model, node.inputs[0], x)?;
                 debug_assert!(x.iter().all(|&id| (id as usize) < *vocab));
                 x.iter()
-                    .flat_map(|&id| table[id as usize * dim..(id as usize + 1) * dim].iter().copied())
+                    .flat_map(|&id| {
+                        table[id as usize * dim..(id as usize + 1) * dim]
+                            .iter()
+                            .copied()
+                    })
                     .collect()
             }
             Op::Transpose { perm } => {
                 let shape = &model.tensors[node.inputs[0]].shape;
-                transpose_map(shape, perm).into_iter().map(|i| x[i]).collect()
+                transpose_map(shape, perm)
+                    .into_iter()
+                    .map(|i| x[i])
+                    .collect()
             }
             Op::Slice { axis, start, end } => {
                 let shape = &model.tensors[node.inputs[0]].shape;
-                slice_map(shape, *axis, *start, *end).into_iter().map(|i| x[i]).collect()
+                slice_map(shape, *axis, *start, *end)
+                    .into_iter()
+                    .map(|i| x[i])
+                    .collect()
             }
             Op::Concat { axis } => {
-                let shapes: Vec<Vec<usize>> =
-                    node.inputs.iter().map(|&i| model.tensors[i].shape.clone()).collect();
+                let shapes: Vec<Vec<usize>> = node
+                    .inputs
+                    .iter()
+                    .map(|&i| model.tensors[i].shape.clone())
+                    .collect();
                 concat_map(&shapes, *axis)
                     .into_iter()
                     .map(|(k, i)| values[node.inputs[k]][i])
@@ -144,7 +157,9 @@ fn matmul(a: &[i64], c: &[i64], m: usize, k: usize, n: usize, s: u32) -> Vec<i64
         let (a, c) = (&a[b * m * k..], &c[b * k * n..]);
         for i in 0..m {
             for j in 0..n {
-                let acc: i128 = (0..k).map(|t| a[i * k + t] as i128 * c[t * n + j] as i128).sum();
+                let acc: i128 = (0..k)
+                    .map(|t| a[i * k + t] as i128 * c[t * n + j] as i128)
+                    .sum();
                 y.push(narrow(rescale(acc, s).0));
             }
         }
@@ -153,7 +168,11 @@ fn matmul(a: &[i64], c: &[i64], m: usize, k: usize, n: usize, s: u32) -> Vec<i64
 }
 
 /// Token ids must index the vocabulary of the Gather that reads them.
-fn check_token_ids(model: &QuantizedModel, id: TensorId, data: &[i64]) -> Result<(), QuantizeError> {
+fn check_token_ids(
+    model: &QuantizedModel,
+    id: TensorId,
+    data: &[i64],
+) -> Result<(), QuantizeError> {
     let vocab = model
         .nodes
         .iter()

@@ -18,6 +18,13 @@
 //! shapes where the values are used ([`check_inputs`]: quantizing an input,
 //! evaluating the float graph or tract), so every path reports a wrong size
 //! the same way: "input 'x' expects shape [1, 8] (8 values), got 7".
+//!
+//! Token ids: an integer model input that indexes an embedding table (ONNX
+//! `Gather`) holds token ids, written as plain integers (`[[15, 496, 3]]`).
+//! They are not fixed-point values: [`quantize_inputs`] passes them through
+//! unscaled, and every path checks that they are integers inside the
+//! vocabulary ("token id 300 at #2 of 'input_ids' is outside the vocabulary
+//! [0, 256)").
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,13 +33,16 @@ use std::path::Path;
 
 use crate::error::QuantizeError;
 use crate::fixed::{dequantize, quantize};
-use crate::model::QuantizedModel;
+use crate::model::{Op, QuantizedModel};
 
 /// A model input's name and shape (symbolic dimensions already set to 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputShape {
     pub name: String,
     pub shape: Vec<usize>,
+    /// `Some(v)`: the input holds token ids, integers in `[0, v)`, used
+    /// unscaled; `None`: real values, quantized at the model's scale.
+    pub vocab: Option<usize>,
 }
 
 impl InputShape {
@@ -53,8 +63,31 @@ pub fn model_input_shapes(model: &QuantizedModel) -> Vec<InputShape> {
         .map(|&id| InputShape {
             name: model.tensors[id].name.clone(),
             shape: model.tensors[id].shape.clone(),
+            vocab: model_vocab(model, id),
         })
         .collect()
+}
+
+/// The vocabulary of the embeddings that read tensor `id` (directly or
+/// through reshapes; the smallest if several do), `None` if none does.
+fn model_vocab(model: &QuantizedModel, id: usize) -> Option<usize> {
+    if !model.token_id_tensors().get(id).copied().unwrap_or(false) {
+        return None;
+    }
+    let mut reach = vec![false; model.tensors.len()];
+    reach[id] = true;
+    let mut vocab: Option<usize> = None;
+    for node in &model.nodes {
+        if !node.inputs.first().is_some_and(|&i| reach[i]) {
+            continue;
+        }
+        match &node.op {
+            Op::Reshape => reach[node.output] = true,
+            Op::Gather { vocab: v, .. } => vocab = Some(vocab.map_or(*v, |o| o.min(*v))),
+            _ => {}
+        }
+    }
+    vocab
 }
 
 /// Checks that `inputs` has one tensor per model input with the right number
@@ -83,6 +116,26 @@ pub fn check_inputs(shapes: &[InputShape], inputs: &[Vec<f64>]) -> Result<(), Qu
             return Err(QuantizeError::BadInput(format!(
                 "input '{}' value #{i} is {}, not a finite number",
                 spec.name, data[i]
+            )));
+        }
+        if let Some(vocab) = spec.vocab {
+            check_token_ids(&spec.name, data, vocab)?;
+        }
+    }
+    Ok(())
+}
+
+/// Token ids must be integers that index the vocabulary.
+fn check_token_ids(name: &str, data: &[f64], vocab: usize) -> Result<(), QuantizeError> {
+    for (i, &v) in data.iter().enumerate() {
+        if v.fract() != 0.0 {
+            return Err(QuantizeError::BadInput(format!(
+                "token id {v} at #{i} of '{name}' is not an integer"
+            )));
+        }
+        if v < 0.0 || v >= vocab as f64 {
+            return Err(QuantizeError::BadInput(format!(
+                "token id {v} at #{i} of '{name}' is outside the vocabulary [0, {vocab})"
             )));
         }
     }
@@ -140,21 +193,28 @@ pub fn load_samples(path: &Path) -> Result<Vec<Vec<Vec<f64>>>, QuantizeError> {
     parse_samples(&read(path)?).map_err(|e| in_file(path, e))
 }
 
-/// `n` samples with every value uniform in [-1, 1], the same for the same
-/// `seed`: the calibration set when the user gives none.
+/// `n` samples with every value uniform in [-1, 1] (token ids: uniform
+/// over the vocabulary), the same for the same `seed`: the calibration set
+/// when the user gives none.
 pub fn random_samples(shapes: &[InputShape], n: usize, seed: u64) -> Vec<Vec<Vec<f64>>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n)
         .map(|_| {
             shapes
                 .iter()
-                .map(|s| (0..s.len()).map(|_| rng.gen_range(-1.0..=1.0)).collect())
+                .map(|s| match s.vocab {
+                    None => (0..s.len()).map(|_| rng.gen_range(-1.0..=1.0)).collect(),
+                    Some(v) => (0..s.len())
+                        .map(|_| rng.gen_range(0..v.max(1)) as f64)
+                        .collect(),
+                })
                 .collect()
         })
         .collect()
 }
 
-/// Real-valued inputs -> integers at the model's scale.
+/// Real-valued inputs -> integers at the model's scale; token ids pass
+/// through as the integers they are (checked to be in the vocabulary).
 ///
 /// An input whose quantized value falls outside the activation range is an
 /// `OutOfRange` error naming the input: the circuit range-checks every
@@ -164,7 +224,8 @@ pub fn quantize_inputs(
     model: &QuantizedModel,
     inputs: &[Vec<f64>],
 ) -> Result<Vec<Vec<i64>>, QuantizeError> {
-    check_inputs(&model_input_shapes(model), inputs)?;
+    let shapes = model_input_shapes(model);
+    check_inputs(&shapes, inputs)?;
     let s = model.scale_bits;
     let limit = model.activation_limit();
     let real_limit = dequantize(limit, s);
@@ -172,7 +233,11 @@ pub fn quantize_inputs(
         .inputs
         .iter()
         .zip(inputs)
-        .map(|(&id, data)| {
+        .zip(&shapes)
+        .map(|((&id, data), spec)| {
+            if spec.vocab.is_some() {
+                return Ok(data.iter().map(|&v| v as i64).collect());
+            }
             let q: Vec<i64> = data.iter().map(|&v| quantize(v, s)).collect();
             if let Some((i, _)) = q
                 .iter()
@@ -270,6 +335,7 @@ mod tests {
         InputShape {
             name: name.into(),
             shape: shape.to_vec(),
+            vocab: None,
         }
     }
 
@@ -441,5 +507,72 @@ mod tests {
             quantize_inputs(&m, &[vec![f64::NAN, 0.0]]),
             Err(QuantizeError::BadInput(_))
         ));
+    }
+
+    /// ids [3] -> an embedding of 4 rows of 2.
+    fn embedding_model() -> QuantizedModel {
+        let t = |name: &str, shape: &[usize]| TensorInfo {
+            name: name.into(),
+            shape: shape.to_vec(),
+            calibrated_max_abs: 1.0,
+        };
+        QuantizedModel {
+            name: "e".into(),
+            scale_bits: 8,
+            activation_bits: 16,
+            tensors: vec![t("ids", &[3]), t("emb", &[3, 2])],
+            inputs: vec![0],
+            outputs: vec![1],
+            nodes: vec![crate::model::Node {
+                name: "/wte/Gather".into(),
+                onnx_op: "Gather".into(),
+                op: Op::Gather {
+                    vocab: 4,
+                    dim: 2,
+                    table: (0..8).collect(),
+                },
+                inputs: vec![0],
+                output: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn token_ids_pass_through_unscaled_and_are_checked() {
+        let m = embedding_model();
+        assert_eq!(model_input_shapes(&m)[0].vocab, Some(4));
+        assert_eq!(
+            quantize_inputs(&m, &[vec![3.0, 0.0, 1.0]]).unwrap(),
+            vec![vec![3, 0, 1]]
+        );
+        for (ids, msg) in [
+            (
+                vec![3.0, 4.0, 1.0],
+                "token id 4 at #1 of 'ids' is outside the vocabulary [0, 4)",
+            ),
+            (
+                vec![-1.0, 0.0, 1.0],
+                "token id -1 at #0 of 'ids' is outside the vocabulary [0, 4)",
+            ),
+            (
+                vec![0.5, 0.0, 1.0],
+                "token id 0.5 at #0 of 'ids' is not an integer",
+            ),
+        ] {
+            match quantize_inputs(&m, &[ids]) {
+                Err(QuantizeError::BadInput(m)) => assert!(m.contains(msg), "{m}"),
+                other => panic!("expected BadInput, got {other:?}"),
+            }
+        }
+        let shapes = model_input_shapes(&m);
+        let samples = random_samples(&shapes, 20, 1);
+        let ids: Vec<f64> = samples.iter().flat_map(|s| s[0].clone()).collect();
+        assert!(ids
+            .iter()
+            .all(|&v| v.fract() == 0.0 && (0.0..4.0).contains(&v)));
+        assert!(
+            ids.contains(&0.0) && ids.contains(&3.0),
+            "the whole vocabulary"
+        );
     }
 }

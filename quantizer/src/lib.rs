@@ -2,9 +2,11 @@
 //! circuits prove, with calibration and an accuracy report.
 //!
 //! Pipeline of [`quantize_onnx`]: [`onnx`] imports the file into a
-//! [`float_graph::FloatGraph`]; evaluating it on calibration samples gives
-//! every tensor's range; [`calibrate`] picks the scale; [`quantize`] builds
-//! the [`QuantizedModel`]; [`report`] compares it with the file run by tract
+//! [`float_graph::FloatGraph`] (fusing GELU, layer norm and masked softmax
+//! patterns); evaluating it on calibration samples gives every tensor's
+//! range and every lookup table's input range; [`calibrate`] picks the
+//! scale, [`tables`] sizes the lookup tables; [`quantize`] builds the
+//! [`QuantizedModel`]; [`report`] compares it with the file run by tract
 //! ([`reference`]).
 
 pub mod calibrate;
@@ -18,9 +20,10 @@ pub mod model;
 pub mod nonlinear;
 pub mod onnx;
 pub mod quantize;
-pub mod wiring;
 pub mod reference;
 pub mod report;
+pub mod tables;
+pub mod wiring;
 
 use std::path::Path;
 
@@ -37,6 +40,9 @@ pub struct QuantizeOptions {
     pub margin: f64,
     /// Force this scale instead of choosing the largest that fits.
     pub scale_bits: Option<u32>,
+    /// Lookup tables (GELU, tanh, softmax's exp, ...) have at most
+    /// `2^table_bits` rows: fewer rows, coarser tables (see [`tables`]).
+    pub table_bits: u32,
     /// Model name in the `.zkq`; default: the file's stem.
     pub name: Option<String>,
 }
@@ -47,6 +53,7 @@ impl Default for QuantizeOptions {
             activation_bits: 16,
             margin: 2.0,
             scale_bits: None,
+            table_bits: 12,
             name: None,
         }
     }
@@ -61,13 +68,15 @@ pub fn quantize_onnx(
     opts: &QuantizeOptions,
 ) -> Result<(QuantizedModel, AccuracyReport), QuantizeError> {
     calibrate::check_options(opts.activation_bits, opts.margin)?;
+    tables::check_table_bits(opts.table_bits)?;
     let graph = onnx::load_onnx(path)?;
     if samples.is_empty() {
         return Err(QuantizeError::Calibration(
             "no calibration samples (inputs::random_samples makes some)".into(),
         ));
     }
-    let max_abs = graph.observe_ranges(samples)?;
+    let obs = graph.observe(samples)?;
+    let max_abs = calibrate::activation_ranges(&graph, &obs.max_abs);
     let scale_bits = match opts.scale_bits {
         Some(s) => {
             calibrate::check_scale_bits(&graph, &max_abs, s, opts.activation_bits, opts.margin)?
@@ -78,8 +87,18 @@ pub fn quantize_onnx(
         path.file_stem()
             .map_or_else(|| graph.name.clone(), |s| s.to_string_lossy().into_owned())
     });
-    let model =
-        quantize::quantize_graph(&graph, &max_abs, scale_bits, opts.activation_bits, &name)?;
+    let tables = tables::TableOptions {
+        margin: opts.margin,
+        table_bits: opts.table_bits,
+    };
+    let model = quantize::quantize_graph(
+        &graph,
+        &obs,
+        scale_bits,
+        opts.activation_bits,
+        &tables,
+        &name,
+    )?;
     let reference = reference::FloatReference::load(path)?;
     let report = AccuracyReport::build(&graph, &model, &reference, samples, opts.margin)?;
     Ok((model, report))

@@ -107,14 +107,26 @@ pub enum Op {
     Softmax { causal: bool, exp: PointwiseTable },
     /// Layer normalization over the last axis: see
     /// [`crate::nonlinear::layernorm`]; `gamma`, `beta` at scale `s`, `eps` at `2s`.
-    LayerNorm { gamma: Vec<i64>, beta: Vec<i64>, eps: i64 },
+    LayerNorm {
+        gamma: Vec<i64>,
+        beta: Vec<i64>,
+        eps: i64,
+    },
     /// `y[t, j] = table[id_t * dim + j]` for each id of a `token_ids` input;
     /// `table` (`[vocab, dim]`) at scale `s`.
-    Gather { vocab: usize, dim: usize, table: Vec<i64> },
+    Gather {
+        vocab: usize,
+        dim: usize,
+        table: Vec<i64>,
+    },
     /// Axes permuted: output axis `a` is input axis `perm[a]`. Pure wiring.
     Transpose { perm: Vec<usize> },
     /// `x[.., start..end, ..]` along `axis`. Pure wiring.
-    Slice { axis: usize, start: usize, end: usize },
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+    },
     /// The inputs joined along `axis`. Pure wiring.
     Concat { axis: usize },
 }
@@ -279,7 +291,7 @@ impl QuantizedModel {
                 | Op::MulConst { constant } => constant.len() == out_len && in_len(0) == out_len,
                 Op::Relu | Op::Reshape => in_len(0) == out_len,
                 Op::MatMul { m, k, n } => {
-                    let batch = if m * k == 0 { 0 } else { in_len(0) / (m * k) };
+                    let batch = in_len(0).checked_div(m * k).unwrap_or(0);
                     batch > 0
                         && in_len(0) == batch * m * k
                         && in_len(1) == batch * k * n
@@ -295,13 +307,19 @@ impl QuantizedModel {
                         && (!causal || (shape.len() >= 2 && shape[shape.len() - 2] == t))
                 }
                 Op::LayerNorm { gamma, beta, eps } => {
-                    let d = self.tensors[node.inputs[0]].shape.last().copied().unwrap_or(0);
-                    d > 0 && gamma.len() == d && beta.len() == d && *eps >= 1 && in_len(0) == out_len
+                    let d = self.tensors[node.inputs[0]]
+                        .shape
+                        .last()
+                        .copied()
+                        .unwrap_or(0);
+                    d > 0
+                        && gamma.len() == d
+                        && beta.len() == d
+                        && *eps >= 1
+                        && in_len(0) == out_len
                 }
                 Op::Gather { vocab, dim, table } => {
-                    *vocab > 0
-                        && table.len() == vocab * dim
-                        && out_len == in_len(0) * dim
+                    *vocab > 0 && table.len() == vocab * dim && out_len == in_len(0) * dim
                 }
                 Op::Transpose { perm } => {
                     let shape = &self.tensors[node.inputs[0]].shape;
@@ -319,16 +337,23 @@ impl QuantizedModel {
                         && start < end
                         && *end <= shape[*axis]
                         && out.len() == shape.len()
-                        && (0..shape.len()).all(|a| out[a] == if a == *axis { end - start } else { shape[a] })
+                        && (0..shape.len())
+                            .all(|a| out[a] == if a == *axis { end - start } else { shape[a] })
                 }
                 Op::Concat { axis } => {
                     let out = &self.tensors[node.output].shape;
                     *axis < out.len()
                         && node.inputs.iter().all(|&i| {
                             let s = &self.tensors[i].shape;
-                            s.len() == out.len() && (0..s.len()).all(|a| a == *axis || s[a] == out[a])
+                            s.len() == out.len()
+                                && (0..s.len()).all(|a| a == *axis || s[a] == out[a])
                         })
-                        && node.inputs.iter().map(|&i| self.tensors[i].shape[*axis]).sum::<usize>() == out[*axis]
+                        && node
+                            .inputs
+                            .iter()
+                            .map(|&i| self.tensors[i].shape[*axis])
+                            .sum::<usize>()
+                            == out[*axis]
                 }
             };
             // Token ids are read only by Gather (which checks its input above)

@@ -48,8 +48,12 @@ impl FloatReference {
                     spec.name
                 )));
             }
+            let fact = match spec.vocab {
+                None => f32::fact(spec.shape.clone()),
+                Some(_) => i64::fact(spec.shape.clone()),
+            };
             model
-                .set_input_fact(i, f32::fact(spec.shape.clone()).into())
+                .set_input_fact(i, fact.into())
                 .map_err(tract_err("setting the input shapes"))?;
         }
         let plan = model
@@ -64,8 +68,8 @@ impl FloatReference {
         &self.inputs
     }
 
-    /// The model's outputs for one sample (one flat tensor per input), in f32
-    /// as tract computes them, widened to f64.
+    /// The model's outputs for one sample (one flat tensor per input; token
+    /// ids as i64), in f32 as tract computes them, widened to f64.
     pub fn run(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, QuantizeError> {
         check_inputs(&self.inputs, inputs)?;
         let tensors = self
@@ -73,8 +77,17 @@ impl FloatReference {
             .iter()
             .zip(inputs)
             .map(|(spec, data)| {
-                let data: Vec<f32> = data.iter().map(|&v| v as f32).collect();
-                Tensor::from_shape(&spec.shape, &data).map(|t| t.into_tvalue())
+                let t = match spec.vocab {
+                    None => {
+                        let data: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+                        Tensor::from_shape(&spec.shape, &data)
+                    }
+                    Some(_) => {
+                        let data: Vec<i64> = data.iter().map(|&v| v as i64).collect();
+                        Tensor::from_shape(&spec.shape, &data)
+                    }
+                };
+                t.map(|t| t.into_tvalue())
             })
             .collect::<TractResult<TVec<TValue>>>()
             .map_err(tract_err("building inputs"))?;

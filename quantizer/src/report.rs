@@ -1,17 +1,19 @@
 //! The accuracy report: what the chosen scale allows, how close each tensor
-//! comes to that range, and how far the quantized model is from the float
-//! reference (tract) on the calibration samples.
+//! comes to that range, what each lookup table holds against the inputs it
+//! saw, and how far the quantized model is from the float reference
+//! (tract) on the calibration samples.
 
 use std::fmt;
 
 use crate::error::QuantizeError;
-use crate::error_bound::error_bounds;
+use crate::error_bound::{error_bounds, ops_without_bound};
 use crate::fixed::dequantize;
-use crate::float_graph::FloatGraph;
+use crate::float_graph::{FloatGraph, Observations};
 use crate::infer;
 use crate::inputs::quantize_inputs;
-use crate::model::QuantizedModel;
+use crate::model::{Op, QuantizedModel};
 use crate::reference::FloatReference;
+use crate::tables::{saturation_points, table_range};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccuracyReport {
@@ -24,9 +26,46 @@ pub struct AccuracyReport {
     pub notes: Vec<String>,
     /// Model inputs first, then every node output, in graph order.
     pub tensors: Vec<TensorRange>,
+    /// One row per lookup table (`Pointwise` and softmax exp), in graph order.
+    pub tables: Vec<TableRange>,
     pub outputs: Vec<OutputAccuracy>,
+    /// Ops for which [`crate::error_bound`] derives no worst-case bound
+    /// ("softmax (node 'x')"); outputs downstream of one have an infinite bound.
+    pub no_bound: Vec<String>,
     /// Max |our f64 evaluator - tract| over all outputs and samples.
     pub importer_vs_reference: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableRange {
+    pub node: String,
+    pub onnx_op: String,
+    /// "gelu", "tanh", ... or "softmax exp".
+    pub function: String,
+    /// `[min, max]` of the table's input over the samples, real units.
+    pub observed: Option<(f64, f64)>,
+    /// The real inputs `[first, end)` the table holds; outside, it saturates.
+    pub holds: (f64, f64),
+    /// Below the first and above the second, the function is within half a
+    /// step of its saturation value ([`crate::tables::saturation_points`]).
+    pub saturates_at: (f64, f64),
+    pub rows: usize,
+    /// `t`: inputs share a row in buckets of `2^t` steps.
+    pub in_shift: u32,
+}
+
+impl TableRange {
+    /// Whether some observed input fell outside the table where the
+    /// function has not saturated yet, so that the saturation value was an
+    /// approximation (inputs beyond the saturation points are exact to half
+    /// a step, and a softmax row's maximum, `x - max = 0`, is the exact
+    /// `exp(0)` above its table).
+    pub fn saturated(&self) -> bool {
+        self.observed.is_some_and(|(a, b)| {
+            (a < self.holds.0 && self.holds.0 > self.saturates_at.0)
+                || (b > self.holds.1 && self.holds.1 < self.saturates_at.1)
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +76,8 @@ pub struct TensorRange {
     pub tensor: String,
     pub shape: Vec<usize>,
     pub max_abs: f64,
+    /// Integer token ids (`max_abs` is the largest id), not activations.
+    pub token_ids: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -81,9 +122,11 @@ impl AccuracyReport {
             .collect();
         let mut importer_vs_reference = 0.0f64;
         let mut error_sum = vec![0.0f64; outputs.len()];
+        let mut obs = Observations::new(graph);
         for sample in samples {
             let values = graph.evaluate(sample)?;
-            let bounds = error_bounds(graph, &values, s);
+            obs.record(graph, &values)?;
+            let bounds = error_bounds(graph, model, &values);
             let tract = reference.run(sample)?;
             if tract.len() != outputs.len() {
                 return Err(QuantizeError::Reference(format!(
@@ -118,12 +161,14 @@ impl AccuracyReport {
             let count = samples.len() * out.per_element_max.len();
             out.mean_abs_error = if count == 0 { 0.0 } else { sum / count as f64 };
         }
+        let ids = model.token_id_tensors();
         let range = |id: usize| TensorRange {
             node: None,
             onnx_op: None,
             tensor: model.tensors[id].name.clone(),
             shape: model.tensors[id].shape.clone(),
             max_abs: model.tensors[id].calibrated_max_abs,
+            token_ids: ids[id],
         };
         let mut tensors: Vec<TensorRange> = model.inputs.iter().map(|&id| range(id)).collect();
         tensors.extend(model.nodes.iter().map(|n| TensorRange {
@@ -139,7 +184,9 @@ impl AccuracyReport {
             samples: samples.len(),
             notes: graph.notes.clone(),
             tensors,
+            tables: table_rows(model, &obs),
             outputs,
+            no_bound: ops_without_bound(graph),
             importer_vs_reference,
         })
     }
@@ -161,6 +208,32 @@ impl AccuracyReport {
     pub fn headroom_percent(&self, t: &TensorRange) -> f64 {
         100.0 * (1.0 - t.max_abs / self.real_range())
     }
+}
+
+fn table_rows(model: &QuantizedModel, obs: &Observations) -> Vec<TableRange> {
+    let s = model.scale_bits;
+    model
+        .nodes
+        .iter()
+        .zip(&obs.table_inputs)
+        .filter_map(|(n, &observed)| {
+            let (table, function) = match &n.op {
+                Op::Pointwise { table } => (table, format!("{:?}", table.func).to_lowercase()),
+                Op::Softmax { exp, .. } => (exp, "softmax exp".to_string()),
+                _ => return None,
+            };
+            Some(TableRange {
+                node: n.name.clone(),
+                onnx_op: n.onnx_op.clone(),
+                function,
+                observed,
+                holds: table_range(table, s),
+                saturates_at: saturation_points(table.func, s),
+                rows: table.len(),
+                in_shift: table.in_shift,
+            })
+        })
+        .collect()
 }
 
 impl fmt::Display for AccuracyReport {
@@ -192,8 +265,16 @@ impl fmt::Display for AccuracyReport {
                         .unwrap_or_else(|| format!("(input {})", t.tensor)),
                     t.onnx_op.clone().unwrap_or_else(|| "-".into()),
                     format!("{:?}", t.shape),
-                    format!("{:.6}", t.max_abs),
-                    format!("{:.1}%", self.headroom_percent(t)),
+                    if t.token_ids {
+                        format!("{} (ids)", t.max_abs)
+                    } else {
+                        format!("{:.6}", t.max_abs)
+                    },
+                    if t.token_ids {
+                        "-".into()
+                    } else {
+                        format!("{:.1}%", self.headroom_percent(t))
+                    },
                 ]
             })
             .collect();
@@ -228,29 +309,70 @@ impl fmt::Display for AccuracyReport {
             line(f, [&r[0], &r[1], &r[2], &r[3], &r[4]])?;
         }
         writeln!(f)?;
+        if !self.tables.is_empty() {
+            writeln!(
+                f,
+                "  lookup tables (input observed on the samples vs what the table holds):"
+            )?;
+            for t in &self.tables {
+                let seen = t
+                    .observed
+                    .map_or("-".into(), |(a, b)| format!("[{a:.4}, {b:.4}]"));
+                writeln!(
+                    f,
+                    "  {} ({}): {}, observed {seen}, holds [{:.4}, {:.4}), {} rows, shift {}{}",
+                    t.node,
+                    t.onnx_op,
+                    t.function,
+                    t.holds.0,
+                    t.holds.1,
+                    t.rows,
+                    t.in_shift,
+                    if t.saturated() {
+                        " (some inputs fall outside it before the function saturates)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+            writeln!(f)?;
+        }
         writeln!(
             f,
             "  quantized model vs float reference (tract), {} sample(s):",
             self.samples
         )?;
         for o in &self.outputs {
+            let bound = o.per_element_bound.iter().copied().fold(0.0, f64::max);
             writeln!(
                 f,
                 "  output '{}' {:?}: max abs error {:.3e}, mean abs error {:.3e} (reference max |value| {:.4}); \
-                 worst-case bound {:.3e}",
+                 worst-case bound {}",
                 o.name,
                 o.shape,
                 o.max_abs_error,
                 o.mean_abs_error,
                 o.reference_max_abs,
-                o.per_element_bound.iter().copied().fold(0.0, f64::max)
+                if bound.is_finite() { format!("{bound:.3e}") } else { "none".into() }
             )?;
+            // A transformer output has thousands of elements: show the first few.
+            const SHOWN: usize = 16;
             let per: Vec<String> = o
                 .per_element_max
                 .iter()
+                .take(SHOWN)
                 .map(|e| format!("{e:.2e}"))
                 .collect();
-            writeln!(f, "    per element max: [{}]", per.join(", "))?;
+            let more = o.per_element_max.len().saturating_sub(SHOWN);
+            let tail = if more > 0 {
+                format!(", ... ({more} more)")
+            } else {
+                String::new()
+            };
+            writeln!(f, "    per element max: [{}{tail}]", per.join(", "))?;
+        }
+        if !self.no_bound.is_empty() {
+            writeln!(f, "  no worst-case bound for: {}", self.no_bound.join(", "))?;
         }
         // tract computes in f32: agreement means f32 rounding, relative to the outputs' size.
         let scale = self
@@ -310,7 +432,7 @@ mod tests {
         let mut worst_err = 0.0f64;
         for sample in random_samples(&graph.input_shapes(), 64, 99) {
             let values = graph.evaluate(&sample).unwrap();
-            let bounds = error_bounds(&graph, &values, s);
+            let bounds = error_bounds(&graph, &model, &values);
             let tract = reference.run(&sample).unwrap();
             let trace = infer::run(&model, &quantize_inputs(&model, &sample).unwrap()).unwrap();
             for (k, &id) in model.outputs.iter().enumerate() {
@@ -385,7 +507,7 @@ mod tests {
         let reference = FloatReference::load(&path).unwrap();
         let broken = samples.iter().any(|sample| {
             let values = graph.evaluate(sample).unwrap();
-            let bounds = error_bounds(&graph, &values, s);
+            let bounds = error_bounds(&graph, &model, &values);
             let tract = reference.run(sample).unwrap();
             let trace = infer::run(&model, &quantize_inputs(&model, sample).unwrap()).unwrap();
             let id = model.outputs[0];

@@ -68,7 +68,10 @@ mod tests {
         // [[0,1,2],[3,4,5]]^T = [[0,3],[1,4],[2,5]]
         assert_eq!(transpose_map(&[2, 3], &[1, 0]), vec![0, 3, 1, 4, 2, 5]);
         // Swapping the two middle axes of [1, 2, 2, 1].
-        assert_eq!(transpose_map(&[1, 2, 2, 1], &[0, 2, 1, 3]), vec![0, 2, 1, 3]);
+        assert_eq!(
+            transpose_map(&[1, 2, 2, 1], &[0, 2, 1, 3]),
+            vec![0, 2, 1, 3]
+        );
     }
 
     #[test]

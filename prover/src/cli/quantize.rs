@@ -26,6 +26,10 @@ pub struct Args {
     /// Force the fixed-point scale 2^s instead of choosing it by calibration.
     #[arg(long)]
     scale_bits: Option<u32>,
+    /// Largest lookup table (log2 of its rows) for GELU, tanh, exp, ...: more
+    /// rows, finer tables, more accurate and a taller circuit.
+    #[arg(long, default_value_t = 12)]
+    table_bits: u32,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -41,6 +45,7 @@ pub fn run(a: Args) -> CliResult {
         activation_bits: a.activation_bits,
         margin: a.margin,
         scale_bits: a.scale_bits,
+        table_bits: a.table_bits,
         ..QuantizeOptions::default()
     };
     let (model, report) = quantize_onnx(&a.model, &samples, &opts)?;

@@ -39,7 +39,13 @@ pub fn rstd(w: i128, scale_bits: u32) -> i128 {
     ((1u128 << (4 * scale_bits)) / w as u128).isqrt() as i128
 }
 
-pub fn layernorm_row(x: &[i64], gamma: &[i64], beta: &[i64], eps: i64, scale_bits: u32) -> LayerNormWitness {
+pub fn layernorm_row(
+    x: &[i64],
+    gamma: &[i64],
+    beta: &[i64],
+    eps: i64,
+    scale_bits: u32,
+) -> LayerNormWitness {
     let n = x.len() as i128;
     assert!(n > 0 && gamma.len() == x.len() && beta.len() == x.len());
     let sum: i128 = x.iter().map(|&v| v as i128).sum();
@@ -48,7 +54,10 @@ pub fn layernorm_row(x: &[i64], gamma: &[i64], beta: &[i64], eps: i64, scale_bit
     let sq: i128 = centered.iter().map(|&d| d as i128 * d as i128).sum();
     let (var, var_rem) = (sq / n, sq % n);
     let rho = rstd(var + eps as i128, scale_bits);
-    let normalized: Vec<i64> = centered.iter().map(|&d| rescale(d as i128 * rho as i128, scale_bits).0 as i64).collect();
+    let normalized: Vec<i64> = centered
+        .iter()
+        .map(|&d| rescale(d as i128 * rho, scale_bits).0 as i64)
+        .collect();
     let outputs = normalized
         .iter()
         .zip(gamma.iter().zip(beta))
@@ -73,10 +82,21 @@ mod tests {
     #[test]
     fn rstd_is_the_exact_integer_root() {
         for s in [6u32, 10, 13] {
-            for w in [1i128, 2, 3, 1000, 123_456, 1 << (2 * s), (1 << (2 * s)) * 9 + 7] {
+            for w in [
+                1i128,
+                2,
+                3,
+                1000,
+                123_456,
+                1 << (2 * s),
+                (1 << (2 * s)) * 9 + 7,
+            ] {
                 let r = rstd(w, s) as u128;
                 let t = 1u128 << (4 * s);
-                assert!(r * r * w as u128 <= t && (r + 1) * (r + 1) * w as u128 > t, "s={s} w={w}");
+                assert!(
+                    r * r * w as u128 <= t && (r + 1) * (r + 1) * w as u128 > t,
+                    "s={s} w={w}"
+                );
             }
         }
     }
@@ -100,6 +120,9 @@ mod tests {
             let got = w.outputs[i] as f64 / 1024.0;
             assert!((got - want).abs() < 1e-2, "entry {i}: {got} vs {want}");
         }
-        assert_eq!(w.mean as i128 * 8 + w.mean_rem as i128, x.iter().map(|&v| v as i128).sum::<i128>());
+        assert_eq!(
+            w.mean as i128 * 8 + w.mean_rem as i128,
+            x.iter().map(|&v| v as i128).sum::<i128>()
+        );
     }
 }

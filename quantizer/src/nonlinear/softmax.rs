@@ -26,8 +26,16 @@ pub struct SoftmaxWitness {
     pub remainders: Vec<i64>,
 }
 
-pub fn softmax_row(x: &[i64], valid: usize, exp: &PointwiseTable, scale_bits: u32) -> SoftmaxWitness {
-    assert!(valid >= 1 && valid <= x.len(), "a softmax row needs at least one unmasked entry");
+pub fn softmax_row(
+    x: &[i64],
+    valid: usize,
+    exp: &PointwiseTable,
+    scale_bits: u32,
+) -> SoftmaxWitness {
+    assert!(
+        valid >= 1 && valid <= x.len(),
+        "a softmax row needs at least one unmasked entry"
+    );
     let max = *x[..valid].iter().max().expect("valid >= 1");
     let exps: Vec<i64> = x[..valid].iter().map(|&v| exp.eval(v - max)).collect();
     let sum: i64 = exps.iter().sum();
@@ -39,7 +47,13 @@ pub fn softmax_row(x: &[i64], valid: usize, exp: &PointwiseTable, scale_bits: u3
         outputs[j] = (num / sum as i128) as i64;
         remainders[j] = (num % sum as i128) as i64;
     }
-    SoftmaxWitness { max, exps, sum, outputs, remainders }
+    SoftmaxWitness {
+        max,
+        exps,
+        sum,
+        outputs,
+        remainders,
+    }
 }
 
 #[cfg(test)]
@@ -48,24 +62,41 @@ mod tests {
     use crate::nonlinear::table::{Nonlinearity, Saturation};
 
     fn exp_table(s: u32) -> PointwiseTable {
-        PointwiseTable::build(Nonlinearity::Exp, s, 0, -(16 << s), 0, Saturation::Const(0), Saturation::Const(1 << s))
+        PointwiseTable::build(
+            Nonlinearity::Exp,
+            s,
+            0,
+            -(16 << s),
+            0,
+            Saturation::Const(0),
+            Saturation::Const(1 << s),
+        )
     }
 
     #[test]
     fn rows_are_normalized_and_track_the_float_softmax() {
         let s = 10;
         let exp = exp_table(s);
-        let x: Vec<i64> = [0.3, -1.2, 2.5, 0.0, 1.1].iter().map(|v: &f64| (v * 1024.0).round() as i64).collect();
+        let x: Vec<i64> = [0.3, -1.2, 2.5, 0.0, 1.1]
+            .iter()
+            .map(|v: &f64| (v * 1024.0).round() as i64)
+            .collect();
         let w = softmax_row(&x, x.len(), &exp, s);
         let total: i64 = w.outputs.iter().sum();
         assert!(total <= 1024 && total > 1024 - 5, "sum {total}");
         let fx: Vec<f64> = x.iter().map(|&v| v as f64 / 1024.0).collect();
         let z: f64 = fx.iter().map(|v| v.exp()).sum();
         for (j, &y) in w.outputs.iter().enumerate() {
-            assert!((y as f64 / 1024.0 - fx[j].exp() / z).abs() < 3e-3, "entry {j}");
+            assert!(
+                (y as f64 / 1024.0 - fx[j].exp() / z).abs() < 3e-3,
+                "entry {j}"
+            );
         }
         for (j, &r) in w.remainders.iter().enumerate() {
-            assert_eq!(w.exps[j] as i128 * 1024, w.outputs[j] as i128 * w.sum as i128 + r as i128);
+            assert_eq!(
+                w.exps[j] as i128 * 1024,
+                w.outputs[j] as i128 * w.sum as i128 + r as i128
+            );
             assert!((0..w.sum).contains(&r));
         }
     }

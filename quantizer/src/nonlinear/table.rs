@@ -64,17 +64,37 @@ pub struct PointwiseTable {
 
 impl PointwiseTable {
     /// Samples `func` at the centre of each index's input interval.
-    pub fn build(func: Nonlinearity, scale_bits: u32, in_shift: u32, lo: i64, hi: i64, below: Saturation, above: Saturation) -> Self {
+    pub fn build(
+        func: Nonlinearity,
+        scale_bits: u32,
+        in_shift: u32,
+        lo: i64,
+        hi: i64,
+        below: Saturation,
+        above: Saturation,
+    ) -> Self {
         assert!(lo <= hi, "a table needs at least one row");
         let unit = (1u64 << scale_bits) as f64;
-        let half = if in_shift == 0 { 0.0 } else { (1u64 << (in_shift - 1)) as f64 };
+        let half = if in_shift == 0 {
+            0.0
+        } else {
+            (1u64 << (in_shift - 1)) as f64
+        };
         let values = (lo..=hi)
             .map(|i| {
                 let x = (i as f64 * (1u64 << in_shift) as f64 + half) / unit;
                 (func.eval(x) * unit).round() as i64
             })
             .collect();
-        PointwiseTable { func, in_shift, lo, hi, below, above, values }
+        PointwiseTable {
+            func,
+            in_shift,
+            lo,
+            hi,
+            below,
+            above,
+            values,
+        }
     }
 
     /// The table index of `x` and the remainder `x - index·2^t`.
@@ -108,7 +128,9 @@ impl PointwiseTable {
 
     /// Structural checks for a table read from a file.
     pub fn is_consistent(&self) -> bool {
-        self.lo <= self.hi && self.in_shift < 40 && self.values.len() as i64 == self.hi - self.lo + 1
+        self.lo <= self.hi
+            && self.in_shift < 40
+            && self.values.len() as i64 == self.hi - self.lo + 1
     }
 }
 
@@ -122,7 +144,9 @@ pub fn erf(x: f64) -> f64 {
             + t * (0.37409196
                 + t * (0.09678418
                     + t * (-0.18628806
-                        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+                        + t * (0.27886807
+                            + t * (-1.13520398
+                                + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
     let erfc = t * poly.exp();
     if x >= 0.0 {
         1.0 - erfc
@@ -137,7 +161,12 @@ mod tests {
 
     #[test]
     fn erf_matches_known_values() {
-        for (x, want) in [(0.0, 0.0), (0.5, 0.5204998778), (1.0, 0.8427007929), (-2.0, -0.9953222650)] {
+        for (x, want) in [
+            (0.0, 0.0),
+            (0.5, 0.5204998778),
+            (1.0, 0.8427007929),
+            (-2.0, -0.9953222650),
+        ] {
             assert!((erf(x) - want).abs() < 2e-7, "erf({x})");
         }
     }
@@ -145,7 +174,15 @@ mod tests {
     #[test]
     fn gelu_table_tracks_the_function_and_saturates() {
         let s = 10;
-        let t = PointwiseTable::build(Nonlinearity::Gelu, s, 2, -1024, 1023, Saturation::Const(0), Saturation::Identity);
+        let t = PointwiseTable::build(
+            Nonlinearity::Gelu,
+            s,
+            2,
+            -1024,
+            1023,
+            Saturation::Const(0),
+            Saturation::Identity,
+        );
         let unit = 1024.0;
         for xq in (-4096i64..4096).step_by(37) {
             let want = Nonlinearity::Gelu.eval(xq as f64 / unit);
@@ -159,7 +196,15 @@ mod tests {
 
     #[test]
     fn index_floors_negative_inputs() {
-        let t = PointwiseTable::build(Nonlinearity::Tanh, 8, 3, -4, 3, Saturation::Const(-256), Saturation::Const(256));
+        let t = PointwiseTable::build(
+            Nonlinearity::Tanh,
+            8,
+            3,
+            -4,
+            3,
+            Saturation::Const(-256),
+            Saturation::Const(256),
+        );
         assert_eq!(t.index(-1), (-1, 7));
         assert_eq!(t.index(-8), (-1, 0));
         assert_eq!(t.index(15), (1, 7));

@@ -65,6 +65,13 @@ impl<'a> Attrs<'a> {
             .and_then(|a| a.t.as_ref()))
     }
 
+    pub fn string(&self, name: &str, default: &str) -> Result<String, QuantizeError> {
+        Ok(self.get(name, AttributeType::String)?.map_or_else(
+            || default.to_string(),
+            |a| String::from_utf8_lossy(&a.s).into_owned(),
+        ))
+    }
+
     /// Whether an attribute of this name exists at all (any type).
     pub fn has(&self, name: &str) -> bool {
         self.node.attribute.iter().any(|a| a.name == name)

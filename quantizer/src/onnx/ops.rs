@@ -1,39 +1,62 @@
-//! Lowering of each supported ONNX op to [`FloatOp`]s.
+//! Lowering of each ONNX op to [`FloatOp`]s: the dispatch, and the linear
+//! algebra (`Gemm`, `MatMul`, `Relu`). The other families have their own
+//! module: `elementwise` (arithmetic, GELU), `layernorm` (reductions, layer
+//! norm), `attention` (softmax, masks), `shape_ops` (wiring and shape
+//! arithmetic).
 //!
 //! | ONNX | lowered to |
 //! | --- | --- |
 //! | `Gemm(A, B, C)` | `Linear` with `weight = alpha * op(B)`, `bias = beta * C` when C is the same for every row; otherwise `Linear` then `AddConst(beta * C)` |
 //! | `MatMul(x, W)`, W constant of rank 1 or 2 | `Linear` over x's last axis |
-//! | `Add`/`Sub`/`Mul` of two activations of one shape | `Add`/`Sub`/`Mul` |
-//! | `Add`/`Sub`/`Mul`/`Div` with one constant | `AddConst`/`AddConst(-c)` or `ConstSub`/`MulConst`/`MulConst(1/c)` |
+//! | `MatMul(a, b)`, two activations `[.., m, k]`, `[.., k, n]` with equal batch axes | `MatMul` |
 //! | `Relu` | `Relu` |
-//! | `Reshape` (constant shape), `Flatten` | `Reshape` |
-//! | `Identity` | nothing: the output names the input's tensor |
-//! | `Constant`, `Transpose` of a constant, any op on constants only | folded |
+//! | `Identity`, `Dropout` (inference) | nothing: the output names the input's value |
 
-use super::{ConstTensor, Importer, NodeCtx, Value};
+use super::{attention, elementwise, layernorm, shape_ops, Importer, NodeCtx, Slot, Value};
 use crate::error::QuantizeError;
 use crate::float_graph::FloatOp;
-use crate::onnx::tensor::{broadcast_shapes, element_count};
+use crate::model::TensorId;
 
-const SUPPORTED: &str = "supported ops: Gemm, MatMul (constant right operand), Add, Sub, Mul, Div (by a \
-                         constant), Relu, Reshape, Flatten, Identity, Constant, Transpose (of constants)";
-const NONLINEAR: &str = "nonlinearities other than Relu are not supported by the quantizer yet";
+const SUPPORTED: &str = "supported ops: Gemm, MatMul, Add, Sub, Mul, Div (by a constant), Pow (2, 3), Neg, \
+                         Relu, Erf, Tanh, Sigmoid, Gelu, Softmax (last axis, optionally causally masked), \
+                         LayerNormalization, ReduceMean, ReduceSum, Sqrt and Reciprocal (inside a layer \
+                         norm), Where (a causal mask), Gather, Reshape, Flatten, Unsqueeze, Squeeze, \
+                         Transpose, Slice, Split, Concat, Expand, Shape, Cast, Constant, ConstantOfShape, \
+                         Range, Identity, Dropout";
+const NONLINEAR: &str = "this nonlinearity is not supported by the quantizer yet";
 const CONV: &str = "convolutional layers are not supported yet";
 
-pub(super) fn lower(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
+pub(super) fn lower(imp: &mut Importer, n: &NodeCtx) -> Result<Slot, QuantizeError> {
+    let value = |r: Result<Value, QuantizeError>| r.map(Slot::Value);
     match n.op() {
-        "Gemm" => gemm(imp, n),
-        "MatMul" => matmul(imp, n),
-        "Add" | "Sub" | "Mul" | "Div" => binary(imp, n),
-        "Relu" => relu(imp, n),
-        "Reshape" => reshape(imp, n),
-        "Flatten" => flatten(imp, n),
-        "Identity" => imp.input(n, 0),
-        "Constant" => constant(n).map(Value::Const),
-        "Transpose" => transpose(imp, n),
-        "Sigmoid" | "Tanh" | "Softmax" | "LogSoftmax" | "Gelu" | "Erf" | "Exp" | "Log" | "Sqrt"
-        | "Pow" | "LeakyRelu" | "Elu" | "Selu" | "HardSigmoid" | "Softplus" => {
+        "Gemm" => value(gemm(imp, n)),
+        "MatMul" => value(matmul(imp, n)),
+        "Relu" => value(relu(imp, n)),
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" => elementwise::binary(imp, n),
+        "Neg" | "Erf" | "Tanh" | "Sigmoid" => elementwise::unary(imp, n),
+        "Gelu" => elementwise::gelu(imp, n),
+        "Sqrt" | "Reciprocal" => layernorm::sqrt_or_reciprocal(imp, n),
+        "ReduceMean" | "ReduceSum" => layernorm::reduce(imp, n),
+        "LayerNormalization" => layernorm::layer_normalization(imp, n),
+        "Softmax" => attention::softmax(imp, n),
+        "Where" => attention::where_op(imp, n),
+        "Reshape" => shape_ops::reshape(imp, n),
+        "Flatten" => shape_ops::flatten(imp, n),
+        "Unsqueeze" => shape_ops::unsqueeze(imp, n),
+        "Squeeze" => shape_ops::squeeze(imp, n),
+        "Transpose" => shape_ops::transpose(imp, n),
+        "Concat" => shape_ops::concat(imp, n),
+        "Slice" => shape_ops::slice(imp, n),
+        "Gather" => shape_ops::gather(imp, n),
+        "Shape" => shape_ops::shape(imp, n),
+        "Cast" => shape_ops::cast(imp, n),
+        "ConstantOfShape" => shape_ops::constant_of_shape(imp, n),
+        "Range" => shape_ops::range(imp, n),
+        "Expand" => shape_ops::expand(imp, n),
+        "Constant" => shape_ops::constant(n),
+        "Identity" | "Dropout" => imp.slot(n, 0),
+        "LogSoftmax" | "Exp" | "Log" | "LeakyRelu" | "Elu" | "Selu" | "HardSigmoid"
+        | "Softplus" | "Softsign" | "HardSwish" | "Mish" | "Sin" | "Cos" | "Abs" => {
             Err(n.unsupported(format!("{NONLINEAR}; {SUPPORTED}")))
         }
         "Conv" | "ConvTranspose" | "MaxPool" | "AveragePool" | "GlobalAveragePool"
@@ -144,13 +167,12 @@ fn linear(
     }
 }
 
-/// `x @ W` with W constant: `[.., K] @ [K, N] -> [.., N]`, `[.., K] @ [K] -> [..]`.
+/// `x @ W` with W constant: `[.., K] @ [K, N] -> [.., N]`, `[.., K] @ [K] -> [..]`;
+/// of two activations, a batched [`FloatOp::MatMul`].
 fn matmul(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
     let (x, w) = match (imp.input(n, 0)?, imp.input(n, 1)?) {
         (Value::Act(x), Value::Const(w)) => (x, w),
-        (Value::Act(_), Value::Act(_)) => {
-            return Err(n.unsupported("MatMul between two activations is not supported yet"))
-        }
+        (Value::Act(a), Value::Act(b)) => return matmul_activations(imp, n, a, b),
         (Value::Const(_), Value::Act(_)) => {
             return Err(n.unsupported(
                 "MatMul with a constant left operand is not supported yet; write x @ W with the weights on the right",
@@ -185,124 +207,32 @@ fn matmul(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
     imp.emit(n, linear(k, out.unwrap_or(1), w.data, None), vec![x], shape)
 }
 
-#[derive(Clone, Copy)]
-enum Arith {
-    Add,
-    Sub,
-    Mul,
-    Div,
-}
-
-impl Arith {
-    fn apply(self, a: f64, b: f64) -> f64 {
-        match self {
-            Arith::Add => a + b,
-            Arith::Sub => a - b,
-            Arith::Mul => a * b,
-            Arith::Div => a / b,
-        }
-    }
-}
-
-/// Element-wise arithmetic; see the module table.
-fn binary(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
-    let op = match n.op() {
-        "Add" => Arith::Add,
-        "Sub" => Arith::Sub,
-        "Mul" => Arith::Mul,
-        _ => Arith::Div,
-    };
-    match (imp.input(n, 0)?, imp.input(n, 1)?) {
-        (Value::Const(a), Value::Const(b)) => fold_binary(n, op, &a, &b).map(Value::Const),
-        (Value::Act(a), Value::Act(b)) => {
-            let (sa, sb) = (imp.shape(a).to_vec(), imp.shape(b).to_vec());
-            if sa != sb {
-                return Err(n.unsupported(format!(
-                    "operands of shapes {sa:?} and {sb:?}: broadcasting between two activations is not supported"
-                )));
-            }
-            let float_op = match op {
-                Arith::Add => FloatOp::Add,
-                Arith::Sub => FloatOp::Sub,
-                Arith::Mul => FloatOp::Mul,
-                Arith::Div => {
-                    return Err(n.unsupported("division by an activation is not supported"))
-                }
-            };
-            imp.emit(n, float_op, vec![a, b], sa)
-        }
-        (Value::Act(x), Value::Const(c)) => with_constant(imp, n, op, x, &c, false),
-        (Value::Const(c), Value::Act(x)) => with_constant(imp, n, op, x, &c, true),
-    }
-}
-
-/// `x op c` (or `c op x` when `const_first`), `c` broadcast to x's shape.
-fn with_constant(
+/// `[.., m, k] @ [.., k, n] -> [.., m, n]`, batch axes equal (no broadcasting).
+fn matmul_activations(
     imp: &mut Importer,
     n: &NodeCtx,
-    op: Arith,
-    x: usize,
-    c: &ConstTensor,
-    const_first: bool,
+    a: TensorId,
+    b: TensorId,
 ) -> Result<Value, QuantizeError> {
-    let shape = imp.shape(x).to_vec();
-    let Some(out_shape) = broadcast_shapes(&shape, &c.shape) else {
-        return Err(n.bad(format!(
-            "shapes {shape:?} and {:?} do not broadcast",
-            c.shape
-        )));
-    };
-    let Some(c) = c.broadcast_to(&shape) else {
+    let (sa, sb) = (imp.shape(a).to_vec(), imp.shape(b).to_vec());
+    if sa.len() < 2 || sb.len() < 2 {
         return Err(n.unsupported(format!(
-            "the constant of shape {:?} would broadcast the activation {shape:?} to {out_shape:?}; \
-             only constants that broadcast to the activation's shape are supported",
-            c.shape
+            "MatMul of activations {sa:?} and {sb:?}: both must be at least 2-D"
         )));
-    };
-    let float_op = match (op, const_first) {
-        (Arith::Add, _) => FloatOp::AddConst { constant: c },
-        (Arith::Sub, false) => FloatOp::AddConst {
-            constant: c.iter().map(|v| -v).collect(),
-        },
-        (Arith::Sub, true) => FloatOp::ConstSub { constant: c },
-        (Arith::Mul, _) => FloatOp::MulConst { constant: c },
-        (Arith::Div, false) => {
-            if c.contains(&0.0) {
-                return Err(n.bad("division by a constant that contains 0"));
-            }
-            FloatOp::MulConst {
-                constant: c.iter().map(|v| 1.0 / v).collect(),
-            }
-        }
-        (Arith::Div, true) => {
-            return Err(n.unsupported("division by an activation is not supported"))
-        }
-    };
-    imp.emit(n, float_op, vec![x], shape)
-}
-
-fn fold_binary(
-    n: &NodeCtx,
-    op: Arith,
-    a: &ConstTensor,
-    b: &ConstTensor,
-) -> Result<ConstTensor, QuantizeError> {
-    let shape = broadcast_shapes(&a.shape, &b.shape).ok_or_else(|| {
-        n.bad(format!(
-            "shapes {:?} and {:?} do not broadcast",
-            a.shape, b.shape
-        ))
-    })?;
-    element_count(&shape, &n.label)?;
-    let (fa, fb) = (
-        a.broadcast_to(&shape).expect("broadcasts"),
-        b.broadcast_to(&shape).expect("broadcasts"),
-    );
-    let data: Vec<f64> = fa.iter().zip(&fb).map(|(&x, &y)| op.apply(x, y)).collect();
-    if data.iter().any(|v| !v.is_finite()) {
-        return Err(n.bad("folding this constant expression gives a value that is not finite"));
     }
-    Ok(ConstTensor { shape, data })
+    let (ra, rb) = (sa.len(), sb.len());
+    let (m, k, k2, nn) = (sa[ra - 2], sa[ra - 1], sb[rb - 2], sb[rb - 1]);
+    if k != k2 {
+        return Err(n.bad(format!("shapes {sa:?} and {sb:?} do not multiply")));
+    }
+    if sa[..ra - 2] != sb[..rb - 2] {
+        return Err(n.unsupported(format!(
+            "MatMul of activations {sa:?} and {sb:?}: the batch axes must be equal (no broadcasting)"
+        )));
+    }
+    let mut shape = sa[..ra - 2].to_vec();
+    shape.extend([m, nn]);
+    imp.emit(n, FloatOp::MatMul { m, k, n: nn }, vec![a, b], shape)
 }
 
 fn relu(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
@@ -311,142 +241,6 @@ fn relu(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
             let shape = imp.shape(x).to_vec();
             imp.emit(n, FloatOp::Relu, vec![x], shape)
         }
-        Value::Const(c) => Ok(Value::Const(ConstTensor {
-            shape: c.shape,
-            data: c.data.iter().map(|v| v.max(0.0)).collect(),
-        })),
+        Value::Const(c) => Ok(Value::Const(c.map(|v| v.max(0.0)))),
     }
-}
-
-/// ONNX Reshape semantics: `-1` is inferred from the element count (at most
-/// one), `0` copies the input's dimension unless `allowzero=1`.
-fn reshape(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
-    let data = imp.input(n, 0)?;
-    let Value::Const(target) = imp.input(n, 1)? else {
-        return Err(n.unsupported("the target shape must be a constant"));
-    };
-    let target = target.to_ints(&n.label)?;
-    let allow_zero = n.attrs().int("allowzero", 0)? != 0;
-    let in_shape = value_shape(imp, &data);
-    let count: usize = in_shape.iter().product();
-    let mut shape = Vec::with_capacity(target.len());
-    let mut infer = None;
-    for (i, &d) in target.iter().enumerate() {
-        shape.push(match d {
-            0 if !allow_zero => *in_shape.get(i).ok_or_else(|| {
-                n.bad(format!(
-                    "shape entry {i} is 0 but the input has rank {}",
-                    in_shape.len()
-                ))
-            })?,
-            -1 if infer.is_none() => {
-                infer = Some(i);
-                1
-            }
-            -1 => return Err(n.bad("more than one -1 in the target shape")),
-            d if d >= 0 => d as usize,
-            d => return Err(n.bad(format!("invalid target dimension {d}"))),
-        });
-    }
-    let known = element_count(&shape, &n.label)?;
-    if let Some(i) = infer {
-        if known == 0 || !count.is_multiple_of(known) {
-            return Err(n.bad(format!("cannot reshape {in_shape:?} to {target:?}")));
-        }
-        shape[i] = count / known;
-    }
-    if shape.iter().product::<usize>() != count {
-        return Err(n.bad(format!(
-            "cannot reshape {in_shape:?} ({count} values) to {shape:?}"
-        )));
-    }
-    reshape_value(imp, n, data, shape)
-}
-
-/// `[d0, .., dn] -> [d0 * .. * d(axis-1), d(axis) * .. * dn]`.
-fn flatten(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
-    let data = imp.input(n, 0)?;
-    let in_shape = value_shape(imp, &data);
-    let rank = in_shape.len() as i64;
-    let axis = n.attrs().int("axis", 1)?;
-    let axis = if axis < 0 { axis + rank } else { axis };
-    if !(0..=rank).contains(&axis) {
-        return Err(n.bad(format!("axis {axis} out of range for rank {rank}")));
-    }
-    let (head, tail) = in_shape.split_at(axis as usize);
-    let shape = vec![head.iter().product(), tail.iter().product()];
-    reshape_value(imp, n, data, shape)
-}
-
-fn value_shape(imp: &Importer, v: &Value) -> Vec<usize> {
-    match v {
-        Value::Act(id) => imp.shape(*id).to_vec(),
-        Value::Const(c) => c.shape.clone(),
-    }
-}
-
-fn reshape_value(
-    imp: &mut Importer,
-    n: &NodeCtx,
-    data: Value,
-    shape: Vec<usize>,
-) -> Result<Value, QuantizeError> {
-    match data {
-        Value::Act(x) => imp.emit(n, FloatOp::Reshape, vec![x], shape),
-        Value::Const(c) => Ok(Value::Const(ConstTensor {
-            shape,
-            data: c.data,
-        })),
-    }
-}
-
-fn constant(n: &NodeCtx) -> Result<ConstTensor, QuantizeError> {
-    let attrs = n.attrs();
-    if let Some(t) = attrs.tensor("value")? {
-        return ConstTensor::from_proto(t, &n.label);
-    }
-    if attrs.has("value_float") {
-        return Ok(ConstTensor::scalar(attrs.float("value_float", 0.0)? as f64));
-    }
-    if attrs.has("value_int") {
-        return Ok(ConstTensor::scalar(attrs.int("value_int", 0)? as f64));
-    }
-    let vector = |data: Vec<f64>| ConstTensor {
-        shape: vec![data.len()],
-        data,
-    };
-    if let Some(v) = attrs.floats("value_floats")? {
-        return Ok(vector(v.iter().map(|&x| x as f64).collect()));
-    }
-    if let Some(v) = attrs.ints("value_ints")? {
-        return Ok(vector(v.iter().map(|&x| x as f64).collect()));
-    }
-    Err(n.unsupported("only tensor, float and int values are supported in Constant nodes"))
-}
-
-/// Transposes of constants are folded (exporters emit them for weights).
-fn transpose(imp: &mut Importer, n: &NodeCtx) -> Result<Value, QuantizeError> {
-    let Value::Const(c) = imp.input(n, 0)? else {
-        return Err(
-            n.unsupported("Transpose of an activation is not supported yet, only of constants")
-        );
-    };
-    let rank = c.shape.len();
-    let perm: Vec<usize> = match n.attrs().ints("perm")? {
-        None => (0..rank).rev().collect(),
-        Some(p) => p
-            .iter()
-            .map(|&a| (if a < 0 { a + rank as i64 } else { a }) as usize)
-            .collect(),
-    };
-    let mut seen = vec![false; rank];
-    for &p in &perm {
-        if p >= rank || std::mem::replace(&mut seen[p], true) {
-            return Err(n.bad(format!("perm {perm:?} is not a permutation of 0..{rank}")));
-        }
-    }
-    if perm.len() != rank {
-        return Err(n.bad(format!("perm {perm:?} is not a permutation of 0..{rank}")));
-    }
-    Ok(Value::Const(c.transpose(&perm)))
 }

@@ -11,8 +11,10 @@ use crate::error::QuantizeError;
 /// allocation (an abort, not an error).
 pub const MAX_ELEMENTS: usize = 1 << 24;
 
-/// A constant, row-major. Integer constants (shapes) are stored as f64 too:
-/// every integer the importer reads is far below 2^53.
+/// A constant, row-major. Integer constants (shapes, indices) and booleans
+/// (masks, as 0 and 1) are stored as f64 too: every integer the importer
+/// reads is far below 2^53. Infinities are allowed (a mask fill of `-inf`);
+/// NaN is not.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConstTensor {
     pub shape: Vec<usize>,
@@ -111,9 +113,15 @@ impl ConstTensor {
                 i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
             })?,
             DataType::Int32 => t.int32_data.iter().map(|&v| v as f64).collect(),
+            DataType::Bool if !raw.is_empty() => from_raw(1, &|b| (b[0] != 0) as u8 as f64)?,
+            DataType::Bool => t
+                .int32_data
+                .iter()
+                .map(|&v| (v != 0) as u8 as f64)
+                .collect(),
             other => {
                 return Err(bad(format!(
-                    "element type {} is not supported (FLOAT, DOUBLE, INT32 and INT64 are)",
+                    "element type {} is not supported (FLOAT, DOUBLE, INT32, INT64 and BOOL are)",
                     other.as_str_name()
                 )))
             }
@@ -124,8 +132,10 @@ impl ConstTensor {
                 data.len()
             )));
         }
-        if let Some(v) = data.iter().find(|v| !v.is_finite()) {
-            return Err(bad(format!("contains {v}; weights must be finite")));
+        if data.iter().any(|v| v.is_nan()) {
+            return Err(bad(
+                "contains NaN; constants must be numbers (finite, or an infinite mask fill)".into(),
+            ));
         }
         Ok(ConstTensor { shape, data })
     }
@@ -162,6 +172,50 @@ impl ConstTensor {
             stride *= d;
         }
         Some(gather(&self.data, shape, &strides))
+    }
+
+    /// The single value of a tensor with one element (a scalar, `[1]`, ...).
+    pub fn as_scalar(&self) -> Option<f64> {
+        (self.data.len() == 1).then(|| self.data[0])
+    }
+
+    /// The same data under another shape (same element count).
+    pub fn reshaped(self, shape: Vec<usize>) -> ConstTensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), self.data.len());
+        ConstTensor {
+            shape,
+            data: self.data,
+        }
+    }
+
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> ConstTensor {
+        ConstTensor {
+            shape: self.shape.clone(),
+            data: self.data.iter().map(|&v| f(v)).collect(),
+        }
+    }
+
+    /// `self[.., start..end, ..]` along `axis`.
+    pub fn slice(&self, axis: usize, start: usize, end: usize) -> ConstTensor {
+        let mut shape = self.shape.clone();
+        let map = crate::wiring::slice_map(&self.shape, axis, start, end);
+        shape[axis] = end - start;
+        ConstTensor {
+            shape,
+            data: map.into_iter().map(|i| self.data[i]).collect(),
+        }
+    }
+
+    /// `parts` joined along `axis` (same rank, equal other dimensions).
+    pub fn concat(parts: &[ConstTensor], axis: usize) -> ConstTensor {
+        let shapes: Vec<Vec<usize>> = parts.iter().map(|p| p.shape.clone()).collect();
+        let mut shape = shapes[0].clone();
+        shape[axis] = shapes.iter().map(|s| s[axis]).sum();
+        let data = crate::wiring::concat_map(&shapes, axis)
+            .into_iter()
+            .map(|(k, i)| parts[k].data[i])
+            .collect();
+        ConstTensor { shape, data }
     }
 
     /// Axes permuted: output axis `i` is input axis `perm[i]`.
