@@ -254,7 +254,7 @@ impl VerifyingKeyFile {
 }
 
 impl ProvingKeyFile {
-    pub fn vk_file_view(&self) -> crate::verify::VerifierView<'_> {
+    pub fn verifier_view(&self) -> crate::verify::VerifierView<'_> {
         crate::verify::VerifierView {
             header: &self.header,
             params: &self.params,

@@ -80,7 +80,7 @@ pub fn prove(
     // A proof that does not verify must never be written: check it here, in
     // milliseconds, with the same code path `zkinfer verify` uses.
     progress.stage("verifying the new proof");
-    verify(&pk.vk_file_view(), &proof)?;
+    verify(&pk.verifier_view(), &proof)?;
     Ok(ProveOutput {
         proof,
         outputs,
