@@ -37,7 +37,7 @@ use crate::fixed::{dequantize, quantize};
 use crate::float_graph::{FloatGraph, FloatOp};
 use crate::model::{Op, QuantizedModel};
 use crate::nonlinear::PointwiseTable;
-use crate::wiring::{concat_map, slice_map, transpose_map};
+use crate::wiring::{concat, slice, transpose};
 
 /// Most integer inputs a Pointwise bound enumerates per element.
 const MAX_ENUMERATED: f64 = 65536.0;
@@ -170,24 +170,23 @@ pub fn error_bounds(
                     table[row..row + dim].iter().map(|&w| rounding(w, s))
                 })
                 .collect(),
-            FloatOp::Transpose { perm } => transpose_map(in_shape, perm)
-                .into_iter()
-                .map(|i| ex[i])
-                .collect(),
-            FloatOp::Slice { axis, start, end } => slice_map(in_shape, *axis, *start, *end)
-                .into_iter()
-                .map(|i| ex[i])
-                .collect(),
+            FloatOp::Transpose { perm } => transpose(ex, in_shape, perm),
+            FloatOp::Slice { axis, start, end } => slice(ex, in_shape, *axis, *start, *end),
             FloatOp::Concat { axis } => {
                 let shapes: Vec<Vec<usize>> = node
                     .inputs
                     .iter()
                     .map(|&i| graph.tensors[i].shape.clone())
                     .collect();
-                concat_map(&shapes, *axis)
-                    .into_iter()
-                    .map(|(k, i)| err[node.inputs[k]][i])
-                    .collect()
+                concat(
+                    &node
+                        .inputs
+                        .iter()
+                        .map(|&i| err[i].as_slice())
+                        .collect::<Vec<_>>(),
+                    &shapes,
+                    *axis,
+                )
             }
             FloatOp::Softmax { .. } | FloatOp::LayerNorm { .. } => vec![f64::INFINITY; len],
         };

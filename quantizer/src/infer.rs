@@ -8,7 +8,7 @@ use crate::error::QuantizeError;
 use crate::fixed::{dequantize, rescale};
 use crate::model::{Op, QuantizedModel, TensorId};
 use crate::nonlinear::{layernorm_row, softmax_row};
-use crate::wiring::{concat_map, slice_map, transpose_map};
+use crate::wiring::{concat, slice, transpose};
 
 /// Values of every tensor after inference, indexed by [`TensorId`].
 #[derive(Clone, Debug)]
@@ -117,17 +117,11 @@ pub fn run(model: &QuantizedModel, inputs: &[Vec<i64>]) -> Result<Trace, Quantiz
             }
             Op::Transpose { perm } => {
                 let shape = &model.tensors[node.inputs[0]].shape;
-                transpose_map(shape, perm)
-                    .into_iter()
-                    .map(|i| x[i])
-                    .collect()
+                transpose(x, shape, perm)
             }
             Op::Slice { axis, start, end } => {
                 let shape = &model.tensors[node.inputs[0]].shape;
-                slice_map(shape, *axis, *start, *end)
-                    .into_iter()
-                    .map(|i| x[i])
-                    .collect()
+                slice(x, shape, *axis, *start, *end)
             }
             Op::Concat { axis } => {
                 let shapes: Vec<Vec<usize>> = node
@@ -135,10 +129,15 @@ pub fn run(model: &QuantizedModel, inputs: &[Vec<i64>]) -> Result<Trace, Quantiz
                     .iter()
                     .map(|&i| model.tensors[i].shape.clone())
                     .collect();
-                concat_map(&shapes, *axis)
-                    .into_iter()
-                    .map(|(k, i)| values[node.inputs[k]][i])
-                    .collect()
+                concat(
+                    &node
+                        .inputs
+                        .iter()
+                        .map(|&i| values[i].as_slice())
+                        .collect::<Vec<_>>(),
+                    &shapes,
+                    *axis,
+                )
             }
         };
         let producer = format!("node '{}' ({})", node.name, node.onnx_op);

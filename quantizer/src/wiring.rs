@@ -59,6 +59,36 @@ pub fn concat_map(in_shapes: &[Vec<usize>], axis: usize) -> Vec<(usize, usize)> 
     map
 }
 
+/// `x` transposed (see [`transpose_map`]), for any element type.
+pub fn transpose<T: Copy>(x: &[T], in_shape: &[usize], perm: &[usize]) -> Vec<T> {
+    transpose_map(in_shape, perm)
+        .into_iter()
+        .map(|i| x[i])
+        .collect()
+}
+
+/// `x[.., start..end, ..]` (see [`slice_map`]), for any element type.
+pub fn slice<T: Copy>(
+    x: &[T],
+    in_shape: &[usize],
+    axis: usize,
+    start: usize,
+    end: usize,
+) -> Vec<T> {
+    slice_map(in_shape, axis, start, end)
+        .into_iter()
+        .map(|i| x[i])
+        .collect()
+}
+
+/// The tensors `parts` (of shapes `shapes`) joined along `axis`.
+pub fn concat<T: Copy>(parts: &[&[T]], shapes: &[Vec<usize>], axis: usize) -> Vec<T> {
+    concat_map(shapes, axis)
+        .into_iter()
+        .map(|(k, i)| parts[k][i])
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

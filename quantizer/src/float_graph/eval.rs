@@ -3,7 +3,7 @@
 
 use super::{FloatGraph, FloatNode, FloatOp};
 use crate::error::QuantizeError;
-use crate::wiring::{concat_map, slice_map, transpose_map};
+use crate::wiring::{concat, slice, transpose};
 
 pub(super) fn eval_node(
     graph: &FloatGraph,
@@ -69,24 +69,23 @@ pub(super) fn eval_node(
             }
             y
         }
-        FloatOp::Transpose { perm } => transpose_map(in_shape, perm)
-            .into_iter()
-            .map(|i| x[i])
-            .collect(),
-        FloatOp::Slice { axis, start, end } => slice_map(in_shape, *axis, *start, *end)
-            .into_iter()
-            .map(|i| x[i])
-            .collect(),
+        FloatOp::Transpose { perm } => transpose(x, in_shape, perm),
+        FloatOp::Slice { axis, start, end } => slice(x, in_shape, *axis, *start, *end),
         FloatOp::Concat { axis } => {
             let shapes: Vec<Vec<usize>> = node
                 .inputs
                 .iter()
                 .map(|&i| graph.tensors[i].shape.clone())
                 .collect();
-            concat_map(&shapes, *axis)
-                .into_iter()
-                .map(|(k, i)| values[node.inputs[k]][i])
-                .collect()
+            concat(
+                &node
+                    .inputs
+                    .iter()
+                    .map(|&i| values[i].as_slice())
+                    .collect::<Vec<_>>(),
+                &shapes,
+                *axis,
+            )
         }
     })
 }
