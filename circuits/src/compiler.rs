@@ -66,6 +66,20 @@ impl ModelCircuit {
         Ok(circuit)
     }
 
+    /// Test-only: the circuit under `params` instead of the planner's, so a
+    /// test can force a layout (e.g. Freivalds on a small model). Only
+    /// `params` shape the constraint system; `layout` stays the planner's.
+    #[cfg(test)]
+    pub(crate) fn with_params(
+        model: &QuantizedModel,
+        inputs: Vec<Vec<i64>>,
+        params: CircuitParams,
+    ) -> Result<Self, CircuitError> {
+        let mut circuit = Self::with_inputs(Arc::new(model.clone()), inputs)?;
+        circuit.params = params;
+        Ok(circuit)
+    }
+
     pub fn model(&self) -> &QuantizedModel {
         &self.model
     }

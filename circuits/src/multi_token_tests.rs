@@ -5,17 +5,14 @@
 
 use std::sync::Arc;
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
 use halo2_proofs::dev::{MockProver, VerifyFailure};
-use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_proofs::plonk::Circuit;
 use halo2curves::bn256::Fr;
 use halo2curves::ff::Field;
 use rand::{Rng, SeedableRng};
-use zkinfer_quantizer::{infer, Node, Op, QuantizedModel, TensorInfo};
+use zkinfer_quantizer::{Node, Op, QuantizedModel, TensorInfo};
 
-use crate::compiler::{instances_from, ModelCircuit};
-use crate::config::ModelConfig;
-use crate::graph;
+use crate::compiler::ModelCircuit;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::measure;
 use crate::params::CircuitParams;
@@ -90,74 +87,6 @@ fn mlp(
     (model, inputs)
 }
 
-/// A model laid out by the graph compiler under given parameters (the
-/// planner is bypassed so a test can force the Freivalds layout).
-#[derive(Clone)]
-struct Forced {
-    model: Arc<QuantizedModel>,
-    inputs: Option<Vec<Vec<i64>>>,
-    params: CircuitParams,
-}
-
-impl Forced {
-    fn new(model: &QuantizedModel, inputs: Vec<Vec<i64>>, params: CircuitParams) -> Self {
-        Forced {
-            model: Arc::new(model.clone()),
-            inputs: Some(inputs),
-            params,
-        }
-    }
-
-    /// The public instances of honest inference.
-    fn instances(&self) -> Vec<Fr> {
-        let inputs = self.inputs.as_ref().expect("a witness");
-        let trace = infer::run(&self.model, inputs).expect("inputs in range");
-        let outputs: Vec<Vec<i64>> = self
-            .model
-            .outputs
-            .iter()
-            .map(|&o| trace.tensor(o).to_vec())
-            .collect();
-        instances_from(&self.model, inputs, &outputs)
-    }
-}
-
-impl Circuit<Fr> for Forced {
-    type Config = ModelConfig;
-    type FloorPlanner = SimpleFloorPlanner;
-    type Params = CircuitParams;
-
-    fn without_witnesses(&self) -> Self {
-        Forced {
-            inputs: None,
-            ..self.clone()
-        }
-    }
-
-    fn params(&self) -> CircuitParams {
-        self.params.clone()
-    }
-
-    fn configure_with_params(
-        meta: &mut ConstraintSystem<Fr>,
-        params: CircuitParams,
-    ) -> ModelConfig {
-        ModelConfig::configure(meta, &params)
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
-        ModelConfig::configure(meta, &CircuitParams::default())
-    }
-
-    fn synthesize(
-        &self,
-        config: ModelConfig,
-        mut layouter: impl Layouter<Fr>,
-    ) -> Result<(), Error> {
-        graph::lay_out(&self.model, self.inputs.as_deref(), &config, &mut layouter).map(|_| ())
-    }
-}
-
 fn mock<C: Circuit<Fr>>(k: u32, circuit: &C, instances: Vec<Fr>) -> Result<(), Vec<VerifyFailure>> {
     MockProver::run(k, circuit, vec![instances])
         .expect("synthesis succeeds")
@@ -215,7 +144,7 @@ fn four_token_model_verifies_with_freivalds_layers() {
     ] {
         let params = small_params(lanes);
         assert_eq!(layouts(&model, &params), expected, "{lanes} lanes");
-        let circuit = Forced::new(&model, inputs.clone(), params.clone());
+        let circuit = ModelCircuit::with_params(&model, inputs.clone(), params.clone()).unwrap();
         let instances = circuit.instances();
         assert_eq!(
             mock(9, &circuit, instances.clone()),
@@ -290,16 +219,16 @@ fn real_proof_with_a_challenge_verifies() {
     use rand_chacha::ChaCha20Rng;
 
     let (model, inputs) = mlp(4, 8, 6, 3);
-    let circuit = Forced::new(&model, inputs, small_params(4));
+    let circuit = ModelCircuit::with_params(&model, inputs, small_params(4)).unwrap();
     let instances = circuit.instances();
-    let k = circuit.params.k;
+    let k = circuit.params().k;
     let srs = ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(1));
     let keygen = circuit.without_witnesses();
     let vk = keygen_vk(&srs, &keygen).unwrap();
     assert_eq!(vk.cs().num_challenges(), 1);
     let pk = keygen_pk(&srs, vk, &keygen).unwrap();
 
-    let prove = |circuit: Forced, seed: u64| {
+    let prove = |circuit: ModelCircuit, seed: u64| {
         let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
         create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
             &srs,
@@ -318,7 +247,7 @@ fn real_proof_with_a_challenge_verifies() {
     pk.get_vk()
         .write(&mut vk_bytes, SerdeFormat::RawBytes)
         .unwrap();
-    let vk = VerifyingKey::<G1Affine>::read::<_, Forced>(
+    let vk = VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
         &mut &vk_bytes[..],
         SerdeFormat::RawBytes,
         circuit.params(),
@@ -368,7 +297,7 @@ fn measure_freivalds_against_direct() {
     model.outputs = vec![1];
     for layouts in [Layouts::DirectOnly, Layouts::FreivaldsOnly, Layouts::Any] {
         let (layout, params) = plan_with(&model, layouts).unwrap();
-        let circuit = Forced::new(&model, inputs.clone(), params.clone());
+        let circuit = ModelCircuit::with_params(&model, inputs.clone(), params.clone()).unwrap();
         let instances = circuit.instances();
         let srs = ParamsKZG::<Bn256>::setup(layout.k, ChaCha20Rng::seed_from_u64(1));
         let start = Instant::now();
