@@ -5,10 +5,14 @@ use halo2curves::bn256::Fr;
 
 use crate::chips::elementwise::ElementwiseChip;
 use crate::chips::freivalds::FreivaldsChip;
+use crate::chips::gather::GatherChip;
+use crate::chips::layernorm::LayerNormChip;
 use crate::chips::linear::LinearChip;
+use crate::chips::pointwise::PointwiseChip;
 use crate::chips::range::RangeChip;
 use crate::chips::relu::ReluChip;
 use crate::chips::rescale::RescaleChip;
+use crate::chips::softmax::SoftmaxChip;
 use crate::columns::Columns;
 use crate::params::CircuitParams;
 
@@ -22,7 +26,19 @@ pub struct ModelConfig {
     pub elementwise: ElementwiseChip,
     /// Present when `params.freivalds_lanes > 0`.
     pub freivalds: Option<FreivaldsChip>,
+    /// Present when `params.nonlinear`.
+    pub nonlinear: Option<NonlinearChips>,
     pub activation_bits: u32,
+}
+
+/// The transformer chips, all over the same gate and fixed columns, sharing
+/// one lookup argument (the pointwise chip's tables).
+#[derive(Clone, Debug)]
+pub struct NonlinearChips {
+    pub pointwise: PointwiseChip,
+    pub softmax: SoftmaxChip,
+    pub layernorm: LayerNormChip,
+    pub gather: GatherChip,
 }
 
 impl ModelConfig {
@@ -35,7 +51,10 @@ impl ModelConfig {
     /// `F = freivalds_lanes > 0`, the Freivalds chip takes `g[0..F]` as
     /// operands, `f[0..F]` as coefficients and the `F + 1` second-phase
     /// columns; it is configured last, so a circuit without it keeps the
-    /// constraint system it had before the chip existed.
+    /// constraint system it had before the chip existed. With
+    /// `params.nonlinear`, the pointwise, softmax and layer-norm chips take
+    /// `g[0..4]` and `f[0..4]`, configured after everything else for the
+    /// same reason.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: &CircuitParams) -> Self {
         let params = params.normalized();
         let lanes = params.advice_columns - 2;
@@ -62,8 +81,8 @@ impl ModelConfig {
             params.activation_bits,
         );
         let relu = ReluChip::configure(meta, [g[0], g[1], g[2], g[3]], params.activation_bits);
-        let elementwise =
-            ElementwiseChip::configure(meta, [g[0], g[1], g[2]], [f[0], f[1], f[2], f[3]]);
+        let f4 = [f[0], f[1], f[2], f[3]];
+        let elementwise = ElementwiseChip::configure(meta, [g[0], g[1], g[2]], f4);
         let freivalds = (freivalds_lanes > 0).then(|| {
             let p = &columns.second_phase;
             FreivaldsChip::configure(
@@ -74,6 +93,26 @@ impl ModelConfig {
                 &p[1..],
             )
         });
+        let (s, b) = (params.scale_bits, params.activation_bits);
+        let nonlinear = params.nonlinear.then(|| {
+            let g4 = [g[0], g[1], g[2], g[3]];
+            let pointwise = PointwiseChip::configure(meta, g4, f4, b);
+            let f2 = [f[0], f[1]];
+            NonlinearChips {
+                softmax: SoftmaxChip::configure(meta, g4, f2, pointwise.clone(), s, b),
+                layernorm: LayerNormChip::configure(
+                    meta,
+                    g4,
+                    f2,
+                    rescale.clone(),
+                    elementwise.clone(),
+                    s,
+                    b,
+                ),
+                gather: GatherChip::new(elementwise.clone(), pointwise.clone()),
+                pointwise,
+            }
+        });
         ModelConfig {
             columns,
             range,
@@ -82,6 +121,7 @@ impl ModelConfig {
             relu,
             elementwise,
             freivalds,
+            nonlinear,
             activation_bits: params.activation_bits,
         }
     }

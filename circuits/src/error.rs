@@ -30,9 +30,13 @@ pub enum CircuitError {
         advice_columns: usize,
         max_k: u32,
     },
-    /// The quantizer knows this op but the circuit compiler cannot lay it out yet.
-    #[error("node '{node}': the circuit compiler does not support the {op} op yet")]
-    Unsupported { node: String, op: &'static str },
+    /// A transformer op's constants are outside what its chip proves.
+    #[error("node '{node}' ({op}): {reason}")]
+    Nonlinear {
+        node: String,
+        op: &'static str,
+        reason: String,
+    },
     /// Synthesis failed while measuring the layout (a bug, not a user error).
     #[error("laying out the circuit failed: {0}")]
     Synthesis(String),

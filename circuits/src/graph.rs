@@ -11,17 +11,31 @@
 //!
 //! Bounds: every activation tensor is a proved signed `B`-bit value. Inputs
 //! and the outputs of add/sub/add_const/const_sub are range-checked here;
-//! linear/mul/mul_const outputs are bounded by the rescale chip's check; ReLU
-//! outputs inherit the bound of their input; Reshape reuses the cells.
+//! linear/matmul/mul/mul_const outputs are bounded by the rescale chip's
+//! check; ReLU outputs inherit the bound of their input; pointwise, softmax,
+//! layer-norm and gather outputs are bounded by their chips (see each
+//! chip's soundness notes). Token ids are not checked as activations: the
+//! gather chip proves `0 ≤ id < vocab` for each.
+//!
+//! Wiring ops (reshape, transpose, slice, concat) create no cells: the
+//! output tensor is the input cells rearranged, so the next chip's copy
+//! constraints tie straight to the original cells.
+//!
+//! Lookup tables: every pointwise table, softmax exp table and embedding
+//! of the model is loaded once into the pointwise chip's table columns
+//! (identical tables once), before any node is laid out.
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::Error;
 use halo2curves::bn256::Fr;
+use zkinfer_quantizer::wiring::{concat, slice, transpose};
 use zkinfer_quantizer::{Node, Op, QuantizedModel};
 
 use crate::cell::QCell;
 use crate::chips::freivalds::ProductClaim;
 use crate::chips::linear::LinearWeights;
+use crate::chips::pointwise::{LoadedTable, LookupTable};
+use crate::chips::softmax::Mask;
 use crate::config::ModelConfig;
 use crate::linear_layout::{self, LinearLayout};
 use crate::rows::{LinearShape, Rows};
@@ -35,6 +49,18 @@ pub(crate) fn lay_out(
     layouter: &mut impl Layouter<Fr>,
 ) -> Result<Rows, Error> {
     config.range.load_table(layouter)?;
+    let node_tables = match &config.nonlinear {
+        Some(chips) => {
+            let (tables, index) = model_tables(model);
+            let loaded = chips.pointwise.load_tables(layouter, &tables)?;
+            index
+                .into_iter()
+                .map(|i| i.map(|i| loaded[i].clone()))
+                .collect()
+        }
+        None => vec![None; model.nodes.len()],
+    };
+    let token_ids = model.token_id_tensors();
     let mut rows = Rows::default();
     let mut tensors: Vec<Option<Vec<QCell>>> = vec![None; model.tensors.len()];
     let mut pending = Vec::new();
@@ -54,19 +80,26 @@ pub(crate) fn lay_out(
         };
         let cells = load_public_input(config, layouter, &mut rows, &values, instance_row)?;
         instance_row += len;
-        config
-            .range
-            .check_signed(layouter, &mut rows, &cells, config.activation_bits)?;
+        if !token_ids[id] {
+            config
+                .range
+                .check_signed(layouter, &mut rows, &cells, config.activation_bits)?;
+        }
         tensors[id] = Some(cells);
     }
 
-    for node in &model.nodes {
+    for (node, table) in model.nodes.iter().zip(&node_tables) {
         let args = node
             .inputs
             .iter()
             .map(|&id| tensors[id].as_deref().ok_or(Error::Synthesis))
             .collect::<Result<Vec<_>, _>>()?;
-        let out = lay_out_node(config, layouter, &mut rows, &mut pending, node, &args)?;
+        let ctx = NodeCtx {
+            model,
+            node,
+            table: table.as_ref(),
+        };
+        let out = lay_out_node(config, layouter, &mut rows, &mut pending, &ctx, &args)?;
         tensors[node.output] = Some(out);
     }
 
@@ -86,16 +119,59 @@ pub(crate) fn lay_out(
     Ok(rows)
 }
 
+/// The lookup tables of `model`, each distinct table once, and for each node
+/// the index of its table (pointwise, softmax's exp, gather's embedding).
+pub(crate) fn model_tables(model: &QuantizedModel) -> (Vec<LookupTable>, Vec<Option<usize>>) {
+    let mut tables: Vec<LookupTable> = Vec::new();
+    let index = model
+        .nodes
+        .iter()
+        .map(|node| {
+            let table = match &node.op {
+                Op::Pointwise { table } => LookupTable::from(table),
+                Op::Softmax { exp, .. } => LookupTable::from(exp),
+                Op::Gather { table, .. } => LookupTable::embedding(table),
+                _ => return None,
+            };
+            Some(match tables.iter().position(|t| *t == table) {
+                Some(i) => i,
+                None => {
+                    tables.push(table);
+                    tables.len() - 1
+                }
+            })
+        })
+        .collect();
+    (tables, index)
+}
+
+/// What one node's layout reads besides its input cells.
+struct NodeCtx<'m> {
+    model: &'m QuantizedModel,
+    node: &'m Node,
+    /// The node's loaded lookup table, if it has one.
+    table: Option<&'m LoadedTable>,
+}
+
+impl NodeCtx<'_> {
+    fn input_shape(&self, k: usize) -> Result<&[usize], Error> {
+        let id = *self.node.inputs.get(k).ok_or(Error::Synthesis)?;
+        Ok(&self.model.tensors[id].shape)
+    }
+}
+
 /// One node: the chip calls that compute its output tensor. A linear layer
-/// in the Freivalds layout leaves its check in `pending`.
+/// in the Freivalds layout, and every product of two activations, leaves
+/// its check in `pending`.
 fn lay_out_node<'m>(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fr>,
     rows: &mut Rows,
     pending: &mut Vec<ProductClaim<'m>>,
-    node: &'m Node,
+    ctx: &NodeCtx<'m>,
     args: &[&[QCell]],
 ) -> Result<Vec<QCell>, Error> {
+    let node = ctx.node;
     let (range, ew, bits) = (&config.range, &config.elementwise, config.activation_bits);
     let arg = |k: usize| args.get(k).copied().ok_or(Error::Synthesis);
     let checked =
@@ -160,8 +236,62 @@ fn lay_out_node<'m>(
         }
         Op::Relu => config.relu.relu(layouter, rows, range, arg(0)?),
         Op::Reshape => Ok(arg(0)?.to_vec()),
-        // `plan` rejects the ops the compiler cannot lay out yet.
-        _ => Err(Error::Synthesis),
+        Op::Transpose { perm } => Ok(transpose(arg(0)?, ctx.input_shape(0)?, perm)),
+        Op::Slice { axis, start, end } => {
+            Ok(slice(arg(0)?, ctx.input_shape(0)?, *axis, *start, *end))
+        }
+        Op::Concat { axis } => {
+            let shapes = (0..args.len())
+                .map(|k| ctx.input_shape(k).map(<[usize]>::to_vec))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(concat(args, &shapes, *axis))
+        }
+        Op::MatMul { m, k, n } => {
+            let freivalds = config.freivalds.as_ref().ok_or(Error::Synthesis)?;
+            let (a, b) = (arg(0)?, arg(1)?);
+            let (m, k, n) = (*m, *k, *n);
+            let batch = a.len() / (m * k).max(1);
+            if a.len() != batch * m * k || b.len() != batch * k * n {
+                return Err(Error::Synthesis);
+            }
+            let mut out = Vec::with_capacity(batch * m * n);
+            for i in 0..batch {
+                let a = &a[i * m * k..(i + 1) * m * k];
+                let b = &b[i * k * n..(i + 1) * k * n];
+                let (products, claim) = freivalds.commit_matmul(layouter, rows, a, b, k, n)?;
+                pending.push(claim);
+                out.extend(config.rescale.rescale(layouter, rows, range, &products)?);
+            }
+            Ok(out)
+        }
+        Op::Pointwise { .. } | Op::Softmax { .. } | Op::LayerNorm { .. } | Op::Gather { .. } => {
+            let chips = config.nonlinear.as_ref().ok_or(Error::Synthesis)?;
+            let table = || ctx.table.ok_or(Error::Synthesis);
+            let x = arg(0)?;
+            match &node.op {
+                Op::Pointwise { .. } => {
+                    chips
+                        .pointwise
+                        .apply(layouter, rows, range, table()?, x, bits)
+                }
+                Op::Softmax { causal, .. } => {
+                    let row_len = *ctx.input_shape(0)?.last().ok_or(Error::Synthesis)?;
+                    let mask = if *causal { Mask::Causal } else { Mask::None };
+                    chips
+                        .softmax
+                        .softmax(layouter, rows, range, table()?, x, row_len, mask)
+                }
+                Op::LayerNorm { gamma, beta, eps } => chips
+                    .layernorm
+                    .layernorm(layouter, rows, range, x, gamma, beta, *eps),
+                Op::Gather { vocab, dim, .. } => {
+                    chips
+                        .gather
+                        .gather(layouter, rows, range, table()?, x, *vocab, *dim)
+                }
+                _ => Err(Error::Synthesis),
+            }
+        }
     }
 }
 

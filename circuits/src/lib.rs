@@ -28,6 +28,8 @@ pub mod plan;
 pub mod rows;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod transformer_tests;
 
 pub use cell::QCell;
 pub use compiler::{instances_from, ModelCircuit};

@@ -102,6 +102,7 @@ fn small_params(lanes: usize) -> CircuitParams {
         scale_bits: 4,
         activation_bits: 12,
         freivalds_lanes: lanes,
+        nonlinear: false,
     }
 }
 

@@ -33,6 +33,12 @@ pub struct CircuitParams {
     /// none, and every linear layer takes the direct layout.
     #[serde(default)]
     pub freivalds_lanes: usize,
+    /// The circuit has the transformer chips: the pointwise lookup (GELU,
+    /// tanh, exp, embeddings), softmax, layer norm and gather. false (the
+    /// default, and what files written before this field read as): dense
+    /// models keep the smaller constraint system they had without them.
+    #[serde(default)]
+    pub nonlinear: bool,
 }
 
 impl CircuitParams {
@@ -51,6 +57,7 @@ impl CircuitParams {
             activation_bits: self.activation_bits.max(scale_bits + 1),
             // Each lane's operand is a gate column.
             freivalds_lanes: self.freivalds_lanes.min(advice_columns - 1),
+            nonlinear: self.nonlinear,
         }
     }
 
@@ -79,6 +86,7 @@ mod tests {
         let params =
             CircuitParams::deserialize(MapDeserializer::<_, Error>::new(old.into_iter())).unwrap();
         assert_eq!(params.freivalds_lanes, 0);
+        assert!(!params.nonlinear);
         assert_eq!(params.advice_columns, 5);
     }
 

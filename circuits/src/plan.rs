@@ -25,9 +25,15 @@ use halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 use zkinfer_quantizer::{Op, QuantizedModel};
 
+use crate::chips::freivalds;
+use crate::chips::gather::GatherChip;
+use crate::chips::layernorm::LayerNormChip;
+use crate::chips::pointwise::{LookupTable, PointwiseChip};
 use crate::chips::range::{self, MAX_LOOKUP_BITS};
+use crate::chips::softmax::SoftmaxChip;
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
+use crate::graph::model_tables;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::{measure, Heights};
 use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
@@ -138,8 +144,24 @@ pub(crate) fn plan_with(
     layouts: Layouts,
 ) -> Result<(Layout, CircuitParams), CircuitError> {
     model.validate()?;
-    check_supported(model)?;
+    check_nonlinear(model)?;
     check_magnitudes(model)?;
+    let has_matmul = model
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::MatMul { .. }));
+    let nonlinear = model.nodes.iter().any(|n| {
+        matches!(
+            n.op,
+            Op::Pointwise { .. } | Op::Softmax { .. } | Op::LayerNorm { .. } | Op::Gather { .. }
+        )
+    });
+    // The pointwise chip's table columns, like the range table, must fit.
+    let table_rows = if nonlinear {
+        PointwiseChip::table_rows(&model_tables(model).0)
+    } else {
+        0
+    };
     let params_for =
         |advice_columns: usize, lookup_bits: u32, freivalds_lanes: usize| CircuitParams {
             k: 0,
@@ -148,13 +170,16 @@ pub(crate) fn plan_with(
             scale_bits: model.scale_bits,
             activation_bits: model.activation_bits,
             freivalds_lanes,
+            nonlinear,
         };
 
-    // One synthesis gives every layout's height: only linear layers depend on
-    // the column count and Freivalds lanes, and only range checks on
-    // lookup_bits (see `rows`).
+    // One synthesis gives every layout's height: only linear layers and
+    // products of activations depend on the column count and Freivalds
+    // lanes, and only range checks on lookup_bits (see `rows`). Products of
+    // activations need a lane to be laid out at all.
     let (probe_columns, probe_bits) = (MIN_ADVICE_COLUMNS, MIN_LOOKUP_BITS);
-    let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits, 0))?;
+    let probe_lanes = usize::from(has_matmul);
+    let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits, probe_lanes))?;
     let linear_rows = |columns: usize, freivalds_lanes: usize| -> usize {
         demand
             .linear
@@ -162,9 +187,21 @@ pub(crate) fn plan_with(
             .map(|&s| linear_layout::rows(s, columns - 2, freivalds_lanes))
             .sum()
     };
-    let other_gate_rows = probe.gate - linear_rows(probe_columns, 0);
+    let matmul_rows = |freivalds_lanes: usize| -> usize {
+        demand
+            .matmul
+            .iter()
+            .map(|&s| freivalds::rows_needed(s, freivalds_lanes))
+            .sum()
+    };
+    let other_gate_rows = probe
+        .gate
+        .checked_sub(linear_rows(probe_columns, probe_lanes) + matmul_rows(probe_lanes))
+        .ok_or_else(|| {
+            CircuitError::Synthesis("the gate track is shorter than its recorded layers".into())
+        })?;
     let gate_rows = |columns: usize, freivalds_lanes: usize| {
-        other_gate_rows + linear_rows(columns, freivalds_lanes)
+        other_gate_rows + linear_rows(columns, freivalds_lanes) + matmul_rows(freivalds_lanes)
     };
     // Freivalds lanes worth configuring with `columns` gate-and-lookup
     // columns: each lane's operand is a gate column, the `lanes + 1`
@@ -173,12 +210,13 @@ pub(crate) fn plan_with(
     let freivalds_choices = |columns: usize| -> Vec<usize> {
         let most = (columns - 1).min(MAX_ADVICE_COLUMNS.saturating_sub(columns + 1));
         let useful = (1..=most).filter(|&lanes| {
-            demand
-                .linear
-                .iter()
-                .any(|&s| linear_layout::choose(s, columns - 2, lanes) == LinearLayout::Freivalds)
+            has_matmul
+                || demand.linear.iter().any(|&s| {
+                    linear_layout::choose(s, columns - 2, lanes) == LinearLayout::Freivalds
+                })
         });
         match layouts {
+            Layouts::Any if has_matmul => useful.collect(),
             Layouts::Any => std::iter::once(0).chain(useful).collect(),
             Layouts::DirectOnly => vec![0],
             Layouts::FreivaldsOnly => useful.collect(),
@@ -207,6 +245,7 @@ pub(crate) fn plan_with(
         gate_rows(columns, freivalds_lanes)
             .max(range_rows(bits))
             .max(1 << bits)
+            .max(table_rows)
             .max(num_instances)
     };
     // (cost, k, columns, freivalds lanes, lookup_bits)
@@ -298,28 +337,35 @@ fn smallest_k(rows: usize, minimum_rows: usize) -> Option<u32> {
     (1..=MAX_K).find(|&k| (1usize << k) >= rows)
 }
 
-/// The transformer ops have integer semantics (quantizer) but no layout in
-/// the graph compiler yet: say so, naming the node, instead of failing later.
-fn check_supported(model: &QuantizedModel) -> Result<(), CircuitError> {
+/// Checks the constants of every transformer op against what its chip can
+/// prove (tables inside the activation range, layer-norm widths, embedding
+/// shapes), naming the node, before anything is laid out.
+fn check_nonlinear(model: &QuantizedModel) -> Result<(), CircuitError> {
+    let (s, b) = (model.scale_bits, model.activation_bits);
     for node in &model.nodes {
-        let laid_out = matches!(
-            node.op,
-            Op::Linear { .. }
-                | Op::Add
-                | Op::Sub
-                | Op::AddConst { .. }
-                | Op::ConstSub { .. }
-                | Op::Mul
-                | Op::MulConst { .. }
-                | Op::Relu
-                | Op::Reshape
-        );
-        if !laid_out {
-            return Err(CircuitError::Unsupported {
-                node: node.name.clone(),
-                op: node.op.kind(),
-            });
-        }
+        let checked = match &node.op {
+            Op::Pointwise { table } => PointwiseChip::validate(&table.into(), b, b).map(|_| ()),
+            Op::Softmax { exp, .. } => {
+                let row_len = node
+                    .inputs
+                    .first()
+                    .and_then(|&id| model.tensors[id].shape.last().copied())
+                    .unwrap_or(0);
+                SoftmaxChip::validate(&exp.into(), row_len, s, b).map(|_| ())
+            }
+            Op::LayerNorm { gamma, beta, eps } => {
+                LayerNormChip::validate(gamma, beta, *eps, s, b).map(|_| ())
+            }
+            Op::Gather { vocab, dim, table } => {
+                GatherChip::validate(&LookupTable::embedding(table), *vocab, *dim, b)
+            }
+            _ => Ok(()),
+        };
+        checked.map_err(|e| CircuitError::Nonlinear {
+            node: node.name.clone(),
+            op: node.op.kind(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(())
 }
@@ -356,6 +402,7 @@ fn check_magnitudes(model: &QuantizedModel) -> Result<(), CircuitError> {
                 .unwrap_or(0)
                 .saturating_mul(act),
             Op::Mul => act * act,
+            Op::MatMul { k, .. } => (*k as u128).saturating_mul(act * act),
             Op::AddConst { constant } | Op::ConstSub { constant } => {
                 constant
                     .iter()
@@ -365,8 +412,15 @@ fn check_magnitudes(model: &QuantizedModel) -> Result<(), CircuitError> {
                     + act
             }
             Op::Add | Op::Sub | Op::Relu | Op::Reshape => 2 * act,
-            // Rejected by `check_supported` before this runs.
-            _ => 0,
+            // Products inside the nonlinearity chips are bounded by their
+            // own validation (`check_nonlinear`); wiring computes nothing.
+            Op::Pointwise { .. }
+            | Op::Softmax { .. }
+            | Op::LayerNorm { .. }
+            | Op::Gather { .. }
+            | Op::Transpose { .. }
+            | Op::Slice { .. }
+            | Op::Concat { .. } => 0,
         };
         if worst >= limit {
             return Err(CircuitError::Overflow {
@@ -395,6 +449,7 @@ mod tests {
             scale_bits: 4,
             activation_bits: 12,
             freivalds_lanes: 0,
+            nonlinear: false,
         }
     }
 

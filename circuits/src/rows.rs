@@ -15,7 +15,8 @@
 //! The allocator also records the [`Demand`] behind the two parameters that
 //! change heights: range checks by width (their rows depend on
 //! `lookup_bits`) and linear layers by shape (their rows depend on the number
-//! of accumulator columns and Freivalds lanes, see [`crate::linear_layout`]).
+//! of accumulator columns and Freivalds lanes, see [`crate::linear_layout`])
+//! and products of two activations by shape (their rows depend on the lanes).
 //! Every other allocation is the same for any parameters, so one synthesis
 //! tells the planner every layout's height.
 //!
@@ -40,6 +41,9 @@ pub struct Demand {
     pub range_checks: BTreeMap<u32, usize>,
     /// Shapes of the linear layers laid out.
     pub linear: Vec<LinearShape>,
+    /// Shapes of the products of two activations laid out (always checked
+    /// by Freivalds: their rows depend on the lanes only).
+    pub matmul: Vec<LinearShape>,
 }
 
 /// A linear layer: `tokens` rows of `in_features` inputs, `out_features` outputs.
@@ -61,6 +65,13 @@ impl Rows {
     /// Reserves the gate rows of a linear layer and records its shape.
     pub fn take_linear(&mut self, shape: LinearShape, n: usize) -> usize {
         self.demand.linear.push(shape);
+        self.take_gate(n)
+    }
+
+    /// Reserves the gate rows of a product of two activations and records
+    /// its shape.
+    pub fn take_matmul(&mut self, shape: LinearShape, n: usize) -> usize {
+        self.demand.matmul.push(shape);
         self.take_gate(n)
     }
 

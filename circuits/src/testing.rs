@@ -72,6 +72,7 @@ pub(crate) fn params(lookup_bits: u32, advice_columns: usize) -> CircuitParams {
         scale_bits: 4,
         activation_bits: 10,
         freivalds_lanes: 0,
+        nonlinear: false,
     }
 }
 

@@ -80,6 +80,21 @@
 //! field element `C[i][j]` is that integer's image: exactly what the direct
 //! layout proves, and what the rescale chip's argument assumes.
 //!
+//! # Products of two activations
+//!
+//! `Q·Kᵀ` and `scores·V` multiply two proved activations: `C = A·R` with `R`
+//! (`[n, m]`) advice instead of fixed weights ([`RightFactor::Activations`],
+//! no bias). In phase 0 the chip also copies every `R[k][j]` into the
+//! operand cell of lane `ℓ ↔ k` on row `1 + j` of the weight blocks (equality
+//! constraints to the proved cells). In phase 1 those rows use the claim
+//! gate with zero coefficients, `acc_ℓ − acc_ℓ[prev] − x·o_ℓ = 0`, so again
+//! `v_k = Σ_j R[k][j]·r^j`. The soundness argument above holds unchanged:
+//! `R`, like `A` and `C`, is phase-0 advice committed before `r` is drawn,
+//! so each `P_i(X) = Σ_j (C − A·R)[i][j]·X^j` is fixed before `r` is known
+//! and a wrong claim survives with probability at most `T·m / p`. The copy
+//! constraints make `R` the proved activation, not a free witness. These
+//! products have no direct layout: a circuit with one has Freivalds lanes.
+//!
 //! # Cost, and when it is chosen
 //!
 //! With `F` lanes: `⌈T/F⌉·(m+n+1) + ⌈n/F⌉·(m+1)` rows ([`rows_needed`]),
@@ -128,16 +143,21 @@ pub(crate) struct ProductWitness {
 
 impl ProductWitness {
     /// `products = inputs · W + b`.
+    #[cfg(test)]
     pub fn honest(inputs: Vec<i128>, weights: &LinearWeights<'_>) -> Self {
-        let (n, m) = (weights.in_features, weights.out_features);
+        let weight: Vec<i128> = weights.weight.iter().map(|&w| w as i128).collect();
+        Self::of_product(inputs, &weight, weights.bias, weights.out_features)
+    }
+
+    /// `products = inputs · right + bias` for a row-major `right` of `m` columns.
+    fn of_product(inputs: Vec<i128>, right: &[i128], bias: Option<&[i64]>, m: usize) -> Self {
+        let n = right.len() / m.max(1);
         let products = inputs
-            .chunks(n)
+            .chunks(n.max(1))
             .flat_map(|a| {
                 (0..m).map(move |j| {
-                    let bias = weights.bias.map_or(0, |b| b[j] as i128);
-                    bias + (0..n)
-                        .map(|k| a[k] * weights.weight[k * m + j] as i128)
-                        .sum::<i128>()
+                    let bias = bias.map_or(0, |b| b[j] as i128);
+                    bias + (0..n).map(|k| a[k] * right[k * m + j]).sum::<i128>()
                 })
             })
             .collect();
@@ -145,11 +165,66 @@ impl ProductWitness {
     }
 }
 
+/// The right factor of a checked product `C = A·R + b`.
+#[derive(Clone, Debug)]
+pub enum RightFactor<'w> {
+    /// A linear layer's fixed weights and bias: cells of the verifying key.
+    Weights(LinearWeights<'w>),
+    /// A proved activation matrix `[n, m]`, row-major (`Kᵀ` in `Q·Kᵀ`, `V`
+    /// in `scores·V`); no bias. Its values are copied into phase-0 operand
+    /// cells of the weight blocks, so they are committed before `r` too.
+    Activations {
+        in_features: usize,
+        out_features: usize,
+        cells: Vec<QCell>,
+    },
+}
+
+impl RightFactor<'_> {
+    fn dims(&self) -> (usize, usize) {
+        match self {
+            RightFactor::Weights(w) => (w.in_features, w.out_features),
+            RightFactor::Activations {
+                in_features,
+                out_features,
+                ..
+            } => (*in_features, *out_features),
+        }
+    }
+
+    fn bias(&self) -> Option<&[i64]> {
+        match self {
+            RightFactor::Weights(w) => w.bias,
+            RightFactor::Activations { .. } => None,
+        }
+    }
+
+    /// `R` as integers (unknown while generating keys).
+    fn values(&self) -> Value<Vec<i128>> {
+        match self {
+            RightFactor::Weights(w) => Value::known(w.weight.iter().map(|&v| v as i128).collect()),
+            RightFactor::Activations { cells, .. } => cells.iter().map(|c| c.value).collect(),
+        }
+    }
+
+    fn is_consistent(&self) -> bool {
+        let (n, m) = self.dims();
+        n > 0
+            && m > 0
+            && match self {
+                RightFactor::Weights(w) => {
+                    w.weight.len() == n * m && w.bias.is_none_or(|b| b.len() == m)
+                }
+                RightFactor::Activations { cells, .. } => cells.len() == n * m,
+            }
+    }
+}
+
 /// A layer whose products are committed and whose check is still to be laid
 /// out, once the challenge is known ([`FreivaldsChip::check`]).
 #[derive(Clone, Debug)]
 pub struct ProductClaim<'w> {
-    weights: LinearWeights<'w>,
+    right: RightFactor<'w>,
     tokens: usize,
     witness: Value<ProductWitness>,
     /// First row of the check blocks, then of the weight blocks.
@@ -264,11 +339,12 @@ impl FreivaldsChip {
         x: &[QCell],
         weights: &LinearWeights<'w>,
     ) -> Result<(Vec<QCell>, ProductClaim<'w>), Error> {
-        self.commit_products_with(layouter, rows, x, weights, &|_| {})
+        self.commit_with(layouter, rows, x, RightFactor::Weights(*weights), &|_| {})
     }
 
     /// [`Self::commit_products`] where `tamper` may rewrite the witness
     /// before it is assigned (tests forge witnesses with it).
+    #[cfg(test)]
     pub(crate) fn commit_products_with<'w>(
         &self,
         layouter: &mut impl Layouter<Fr>,
@@ -277,13 +353,54 @@ impl FreivaldsChip {
         weights: &LinearWeights<'w>,
         tamper: &dyn Fn(&mut ProductWitness),
     ) -> Result<(Vec<QCell>, ProductClaim<'w>), Error> {
-        let (n, m) = (weights.in_features, weights.out_features);
-        if n == 0
-            || m == 0
-            || !x.len().is_multiple_of(n)
-            || weights.weight.len() != n * m
-            || weights.bias.is_some_and(|b| b.len() != m)
-        {
+        self.commit_with(layouter, rows, x, RightFactor::Weights(*weights), tamper)
+    }
+
+    /// Phase 0 of a product of two activations, `C = a · b` with `a`
+    /// `[tokens, n]` and `b` `[n, m]` (row-major): the claims `C` (to
+    /// rescale), the copies of `a` and of `b`.
+    pub fn commit_matmul(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        a: &[QCell],
+        b: &[QCell],
+        n: usize,
+        m: usize,
+    ) -> Result<(Vec<QCell>, ProductClaim<'static>), Error> {
+        self.commit_matmul_with(layouter, rows, a, b, n, m, &|_| {})
+    }
+
+    /// [`Self::commit_matmul`] with a witness `tamper` may rewrite (tests).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn commit_matmul_with(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        a: &[QCell],
+        b: &[QCell],
+        n: usize,
+        m: usize,
+        tamper: &dyn Fn(&mut ProductWitness),
+    ) -> Result<(Vec<QCell>, ProductClaim<'static>), Error> {
+        let right = RightFactor::Activations {
+            in_features: n,
+            out_features: m,
+            cells: b.to_vec(),
+        };
+        self.commit_with(layouter, rows, a, right, tamper)
+    }
+
+    fn commit_with<'w>(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        x: &[QCell],
+        right: RightFactor<'w>,
+        tamper: &dyn Fn(&mut ProductWitness),
+    ) -> Result<(Vec<QCell>, ProductClaim<'w>), Error> {
+        let (n, m) = right.dims();
+        if !right.is_consistent() || !x.len().is_multiple_of(n) {
             return Err(Error::Synthesis);
         }
         let tokens = x.len() / n;
@@ -292,14 +409,18 @@ impl FreivaldsChip {
             in_features: n,
             out_features: m,
         };
-        let check_start = rows.take_linear(shape, self.rows_needed(shape));
+        let check_start = match right {
+            RightFactor::Weights(_) => rows.take_linear(shape, self.rows_needed(shape)),
+            RightFactor::Activations { .. } => rows.take_matmul(shape, self.rows_needed(shape)),
+        };
         let weight_start = check_start + check_rows(shape, self.lanes());
         let witness: Value<ProductWitness> = x
             .iter()
             .map(|c| c.value)
             .collect::<Value<Vec<i128>>>()
-            .map(|inputs| {
-                let mut w = ProductWitness::honest(inputs, weights);
+            .zip(right.values())
+            .map(|(inputs, r)| {
+                let mut w = ProductWitness::of_product(inputs, &r, right.bias(), m);
                 tamper(&mut w);
                 w
             });
@@ -337,6 +458,27 @@ impl FreivaldsChip {
                         }
                     }
                 }
+                // A right factor of activations: its copies in the weight
+                // blocks' operand cells, lane ℓ ↔ row k.
+                if let RightFactor::Activations { cells, .. } = &right {
+                    for block in 0..n.div_ceil(lanes) {
+                        let base = weight_start + block * (m + 1);
+                        for (lane, &column) in self.operand.iter().enumerate() {
+                            let k = block * lanes + lane;
+                            for j in 0..m {
+                                let row = base + 1 + j;
+                                match cells.get(k * m + j).filter(|_| k < n) {
+                                    Some(b) => {
+                                        b.copy_to(&mut region, column, row);
+                                    }
+                                    None => {
+                                        QCell::assign(&mut region, column, row, Value::known(0));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 // Blocks, then lanes, then outputs: token-major order.
                 Ok(products)
             },
@@ -344,7 +486,7 @@ impl FreivaldsChip {
         Ok((
             products,
             ProductClaim {
-                weights: *weights,
+                right,
                 tokens,
                 witness,
                 check_start,
@@ -377,7 +519,10 @@ impl FreivaldsChip {
         self.lay_out_checks(layouter, claim, r, &v, tamper)
     }
 
-    /// The weight blocks; returns each `v_k` cell with its value.
+    /// The weight blocks; returns each `v_k` cell with its value. Fixed
+    /// weights are coefficients of the `q_weight` gate; a right factor of
+    /// activations sits in the phase-0 operand cells and goes through the
+    /// `q_claim` gate with zero coefficients (`acc += x·o`).
     fn lay_out_weights(
         &self,
         layouter: &mut impl Layouter<Fr>,
@@ -385,8 +530,10 @@ impl FreivaldsChip {
         r: Value<Fr>,
         tamper: &dyn Fn(CheckValue, &mut Fr),
     ) -> Result<Vec<(Cell, Value<Fr>)>, Error> {
-        let w = &claim.weights;
-        let (n, m, lanes) = (w.in_features, w.out_features, self.lanes());
+        let (n, m) = claim.right.dims();
+        let lanes = self.lanes();
+        let right = claim.right.values();
+        let fixed = matches!(claim.right, RightFactor::Weights(_));
         layouter.assign_region(
             || "freivalds weights",
             |mut region| {
@@ -401,13 +548,28 @@ impl FreivaldsChip {
                         x = self.power(&mut region, row, j, x, r, &|value: &mut Fr| {
                             tamper(CheckValue::Power { block, j }, value)
                         })?;
-                        self.q_weight.enable(&mut region, row)?;
+                        if fixed {
+                            self.q_weight.enable(&mut region, row)?;
+                        } else {
+                            self.q_claim.enable(&mut region, row)?;
+                        }
                         for (lane, sum) in sums.iter_mut().enumerate() {
                             let k = block * lanes + lane;
-                            let weight = if k < n { w.weight[k * m + j] } else { 0 };
-                            let weight = fr_from_i128(weight as i128);
-                            region.assign_fixed(self.coeff[lane], row, weight);
-                            *sum = sum.zip(x).map(|(s, x)| {
+                            let weight = right.as_ref().map(|w| {
+                                if k < n {
+                                    fr_from_i128(w[k * m + j])
+                                } else {
+                                    Fr::ZERO
+                                }
+                            });
+                            let coeff = match &claim.right {
+                                RightFactor::Weights(w) if k < n => {
+                                    fr_from_i128(w.weight[k * m + j] as i128)
+                                }
+                                _ => Fr::ZERO,
+                            };
+                            region.assign_fixed(self.coeff[lane], row, coeff);
+                            *sum = sum.zip(x).zip(weight).map(|((s, x), weight)| {
                                 let mut s = s + x * weight;
                                 tamper(CheckValue::Weight { k, j }, &mut s);
                                 s
@@ -433,8 +595,8 @@ impl FreivaldsChip {
         v: &[(Cell, Value<Fr>)],
         tamper: &dyn Fn(CheckValue, &mut Fr),
     ) -> Result<(), Error> {
-        let w = &claim.weights;
-        let (n, m, lanes) = (w.in_features, w.out_features, self.lanes());
+        let (n, m) = claim.right.dims();
+        let (bias, lanes) = (claim.right.bias(), self.lanes());
         if v.len() != n {
             return Err(Error::Synthesis);
         }
@@ -455,7 +617,7 @@ impl FreivaldsChip {
                         self.q_claim.enable(&mut region, row)?;
                         for (lane, sum) in sums.iter_mut().enumerate() {
                             let t = token(lane);
-                            let bias = t.and(w.bias).map_or(0, |b| b[j]);
+                            let bias = t.and(bias).map_or(0, |b| b[j]);
                             let bias = fr_from_i128(bias as i128);
                             region.assign_fixed(self.coeff[lane], row, bias);
                             let c = match t {
@@ -546,6 +708,9 @@ fn check_rows(shape: LinearShape, lanes: usize) -> usize {
 pub fn rows_needed(shape: LinearShape, lanes: usize) -> usize {
     check_rows(shape, lanes) + shape.in_features.div_ceil(lanes.max(1)) * (shape.out_features + 1)
 }
+
+#[cfg(test)]
+mod matmul_tests;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 
 pub mod elementwise;
 pub mod freivalds;
+pub mod gather;
 pub mod layernorm;
 pub mod linear;
 pub mod nonlinear;

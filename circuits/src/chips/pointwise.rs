@@ -1,7 +1,7 @@
 //! `PointwiseChip`: `y = f(x)` for a nonlinearity given as a
 //! [`PointwiseTable`] (GELU in both forms, tanh, erf, sigmoid, exp), with the
 //! table's saturation outside its index range: exactly
-//! [`PointwiseTable::eval`].
+//! [`LookupTable::eval`] ([`PointwiseTable::eval`] for a nonlinearity).
 //!
 //! # Tables
 //!
@@ -60,7 +60,7 @@
 //! `i` is an integer of magnitude below `2^129 ≪ p`. `r` is an integer in
 //! `[0, 2^t)`, and `x` is a proved signed `B`-bit activation (the caller's
 //! contract: `B = input_bits`), so `x = i·2^t + r` is an integer equation and
-//! `i = floor(x / 2^t)`: the index [`PointwiseTable::index`] computes. Hence
+//! `i = floor(x / 2^t)`: the index [`LookupTable::index`] computes. Hence
 //! the branch is the one `eval` takes and `y = eval(x)`.
 //!
 //! The input bound fixes the comparison width: `i ∈ [i_min, i_max]` with
@@ -75,6 +75,9 @@
 //! `y` is a table value or saturation constant (validated to fit in a signed
 //! `activation_bits`-bit value when the chip lays a table out) or `x`
 //! itself: it is a bounded activation without a check of its own.
+//!
+//! [`PointwiseTable`]: zkinfer_quantizer::nonlinear::PointwiseTable
+//! [`PointwiseTable::eval`]: zkinfer_quantizer::nonlinear::PointwiseTable::eval
 
 use halo2_proofs::circuit::{Layouter, Region, Value};
 use halo2_proofs::plonk::{
@@ -83,13 +86,16 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 use halo2curves::ff::Field;
-use zkinfer_quantizer::nonlinear::{PointwiseTable, Saturation};
+use zkinfer_quantizer::nonlinear::Saturation;
 
 use crate::cell::QCell;
 use crate::chips::nonlinear::{bits_for, fits_signed, NonlinearError};
 use crate::chips::range::RangeChip;
 use crate::field::fr_from_i128;
 use crate::rows::Rows;
+
+mod lookup_table;
+pub use lookup_table::LookupTable;
 
 /// Gate rows per input.
 pub const ROWS_PER_VALUE: usize = 3;
@@ -109,7 +115,7 @@ pub struct PointwiseChip {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadedTable {
     id: u64,
-    table: PointwiseTable,
+    table: LookupTable,
 }
 
 impl LoadedTable {
@@ -117,7 +123,7 @@ impl LoadedTable {
         self.id
     }
 
-    pub fn table(&self) -> &PointwiseTable {
+    pub fn table(&self) -> &LookupTable {
         &self.table
     }
 
@@ -261,11 +267,11 @@ impl PointwiseChip {
     /// Checks that `table` can be proved for inputs that are proved signed
     /// `input_bits`-bit values, and returns the width `W` of its comparison.
     pub fn validate(
-        table: &PointwiseTable,
+        table: &LookupTable,
         input_bits: u32,
         activation_bits: u32,
     ) -> Result<u32, NonlinearError> {
-        let func = format!("{:?}", table.func);
+        let func = table.name.clone();
         let bad = |reason: String| NonlinearError::BadTable {
             func: func.clone(),
             reason,
@@ -320,7 +326,7 @@ impl PointwiseChip {
     pub fn load_tables(
         &self,
         layouter: &mut impl Layouter<Fr>,
-        tables: &[PointwiseTable],
+        tables: &[LookupTable],
     ) -> Result<Vec<LoadedTable>, Error> {
         let loaded: Vec<LoadedTable> = tables
             .iter()
@@ -367,8 +373,8 @@ impl PointwiseChip {
     }
 
     /// Rows of the table columns [`Self::load_tables`] fills.
-    pub fn table_rows(tables: &[PointwiseTable]) -> usize {
-        1 + tables.iter().map(PointwiseTable::len).sum::<usize>()
+    pub fn table_rows(tables: &[LookupTable]) -> usize {
+        1 + tables.iter().map(LookupTable::len).sum::<usize>()
     }
 
     /// `y = table(x)` for each input, every input a proved signed
@@ -468,7 +474,7 @@ impl PointwiseChip {
 
 /// Bit width of the largest honest `gap` for inputs in the signed
 /// `input_bits`-bit range (see the module doc).
-fn comparison_bits(table: &PointwiseTable, input_bits: u32) -> u32 {
+fn comparison_bits(table: &LookupTable, input_bits: u32) -> u32 {
     let unit = 1i128 << table.in_shift;
     let half = 1i128 << (input_bits - 1);
     let (i_min, i_max) = ((-half).div_euclid(unit), (half - 1).div_euclid(unit));

@@ -81,11 +81,11 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, F
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 use halo2curves::ff::Field;
-use zkinfer_quantizer::nonlinear::{PointwiseTable, Saturation};
+use zkinfer_quantizer::nonlinear::Saturation;
 
 use crate::cell::QCell;
 use crate::chips::nonlinear::{bits_for, NonlinearError};
-use crate::chips::pointwise::{LoadedTable, PointwiseChip};
+use crate::chips::pointwise::{LoadedTable, LookupTable, PointwiseChip};
 use crate::chips::range::RangeChip;
 use crate::field::{fr_from_i128, pow2};
 use crate::rows::Rows;
@@ -228,7 +228,7 @@ impl SoftmaxChip {
     /// Checks the exp table and widths, and returns the width `K` of the
     /// division remainders (`2^K > row_len·E`, `E` the table's largest output).
     pub fn validate(
-        exp: &PointwiseTable,
+        exp: &LookupTable,
         row_len: usize,
         scale_bits: u32,
         activation_bits: u32,

@@ -12,8 +12,9 @@ use zkinfer_quantizer::nonlinear::PointwiseTable;
 
 use crate::cell::QCell;
 use crate::chips::elementwise::ElementwiseChip;
+use crate::chips::gather::GatherChip;
 use crate::chips::layernorm::LayerNormChip;
-use crate::chips::pointwise::{LoadedTable, PointwiseChip};
+use crate::chips::pointwise::{LoadedTable, LookupTable, PointwiseChip};
 use crate::chips::range::RangeChip;
 use crate::chips::rescale::RescaleChip;
 use crate::chips::softmax::SoftmaxChip;
@@ -32,6 +33,7 @@ pub(crate) struct NonlinearConfig {
     pub pointwise: PointwiseChip,
     pub softmax: SoftmaxChip,
     pub layernorm: LayerNormChip,
+    pub gather: GatherChip,
 }
 
 impl NonlinearConfig {
@@ -48,6 +50,7 @@ impl NonlinearConfig {
         let elementwise = ElementwiseChip::configure(meta, [g[0], g[1], g[2]], f);
         let pointwise = PointwiseChip::configure(meta, g, f, b);
         let softmax = SoftmaxChip::configure(meta, g, [f[0], f[1]], pointwise.clone(), s, b);
+        let gather = GatherChip::new(elementwise.clone(), pointwise.clone());
         let layernorm = LayerNormChip::configure(meta, g, [f[0], f[1]], rescale, elementwise, s, b);
         NonlinearConfig {
             input: g[0],
@@ -55,6 +58,7 @@ impl NonlinearConfig {
             pointwise,
             softmax,
             layernorm,
+            gather,
         }
     }
 }
@@ -62,6 +66,11 @@ impl NonlinearConfig {
 /// What a test circuit lays out once the range table and `tables()` are loaded.
 pub(crate) trait Scenario: Clone {
     fn tables(&self) -> Vec<PointwiseTable> {
+        Vec::new()
+    }
+
+    /// Embedding tables, loaded after `tables()`.
+    fn embeddings(&self) -> Vec<LookupTable> {
         Vec::new()
     }
 
@@ -110,9 +119,9 @@ impl<S: Scenario> Circuit<Fr> for Harness<S> {
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), Error> {
         config.range.load_table(&mut layouter)?;
-        let tables = config
-            .pointwise
-            .load_tables(&mut layouter, &self.scenario.tables())?;
+        let mut tables: Vec<LookupTable> = self.scenario.tables().iter().map(Into::into).collect();
+        tables.extend(self.scenario.embeddings());
+        let tables = config.pointwise.load_tables(&mut layouter, &tables)?;
         let mut rows = Rows::default();
         self.scenario
             .run(&config, &mut layouter, &mut rows, &tables)

@@ -99,7 +99,7 @@ impl Scenario for Pointwise {
                 .iter()
                 .map(|&v| loaded.table().eval(v as i64) as i128)
                 .collect();
-            assert_eq!(known(&y), want, "{:?}", loaded.table().func);
+            assert_eq!(known(&y), want, "{:?}", loaded.table().name);
         }
         Ok(())
     }
@@ -170,7 +170,10 @@ fn every_table_shares_one_lookup() {
         }
     }
     assert_eq!(verify(Both), Ok(()));
-    assert_eq!(PointwiseChip::table_rows(&[gelu(), exp()]), 1 + 128 + 301);
+    assert_eq!(
+        PointwiseChip::table_rows(&[(&gelu()).into(), (&exp()).into()]),
+        1 + 128 + 301
+    );
 }
 
 /// `x = 37`: index 9 of GELU's table, in range.
@@ -318,23 +321,23 @@ fn the_table_id_is_fixed_per_row() {
 fn validation_names_the_problem() {
     let b = ACTIVATION_BITS;
     assert_eq!(
-        PointwiseChip::validate(&gelu(), b, b).map(|w| w > 0),
+        PointwiseChip::validate(&(&gelu()).into(), b, b).map(|w| w > 0),
         Ok(true)
     );
     let mut wide = tanh();
     wide.values[3] = 1 << b;
     assert!(matches!(
-        PointwiseChip::validate(&wide, b, b),
+        PointwiseChip::validate(&(&wide).into(), b, b),
         Err(NonlinearError::TableOutputOutOfRange { value, .. }) if value == 1 << b
     ));
     assert!(matches!(
-        PointwiseChip::validate(&gelu(), b + 1, b),
+        PointwiseChip::validate(&(&gelu()).into(), b + 1, b),
         Err(NonlinearError::BadTable { .. })
     ));
     let mut short = exp();
     short.values.pop();
     assert!(matches!(
-        PointwiseChip::validate(&short, b, b),
+        PointwiseChip::validate(&(&short).into(), b, b),
         Err(NonlinearError::BadTable { .. })
     ));
 }
@@ -342,7 +345,7 @@ fn validation_names_the_problem() {
 #[test]
 fn comparison_width_covers_the_farthest_input() {
     // GELU, t = 2, 14-bit inputs: i ∈ [−2048, 2047]; below: −65 + 2048, above: 2047 − 64.
-    assert_eq!(comparison_bits(&gelu(), 14), 11);
+    assert_eq!(comparison_bits(&(&gelu()).into(), 14), 11);
     // A table covering every input needs no comparison, but the width stays positive.
     let all = PointwiseTable::build(
         Nonlinearity::Tanh,
@@ -353,7 +356,7 @@ fn comparison_width_covers_the_farthest_input() {
         Saturation::Const(0),
         Saturation::Const(0),
     );
-    assert_eq!(comparison_bits(&all, 14), 1);
+    assert_eq!(comparison_bits(&(&all).into(), 14), 1);
 }
 
 #[test]

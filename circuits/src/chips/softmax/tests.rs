@@ -263,27 +263,30 @@ fn a_masked_output_must_be_zero() {
 fn validation_names_the_problem() {
     let (s, b) = (SCALE_BITS, ACTIVATION_BITS);
     // Row sums reach 5·2^s = 320 < 2^9.
-    assert_eq!(SoftmaxChip::validate(&exp_table(), T, s, b), Ok(9));
+    assert_eq!(
+        SoftmaxChip::validate(&(&exp_table()).into(), T, s, b),
+        Ok(9)
+    );
     let mut identity = exp_table();
     identity.below = Saturation::Identity;
     assert!(matches!(
-        SoftmaxChip::validate(&identity, T, s, b),
+        SoftmaxChip::validate(&(&identity).into(), T, s, b),
         Err(NonlinearError::BadExpTable(_)) | Err(NonlinearError::BadTable { .. })
     ));
     let mut negative = exp_table();
     negative.values[0] = -1;
     assert!(matches!(
-        SoftmaxChip::validate(&negative, T, s, b),
+        SoftmaxChip::validate(&(&negative).into(), T, s, b),
         Err(NonlinearError::BadExpTable(_))
     ));
     let mut vanishing = exp_table();
     *vanishing.values.last_mut().unwrap() = 0;
     assert!(matches!(
-        SoftmaxChip::validate(&vanishing, T, s, b),
+        SoftmaxChip::validate(&(&vanishing).into(), T, s, b),
         Err(NonlinearError::BadExpTable(_))
     ));
     assert!(matches!(
-        SoftmaxChip::validate(&exp_table(), T, s, s + 1),
+        SoftmaxChip::validate(&(&exp_table()).into(), T, s, s + 1),
         Err(NonlinearError::BadWidths(_))
     ));
 }
