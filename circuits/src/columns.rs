@@ -16,6 +16,10 @@
 //!   drawn, `x` then the lanes' accumulators. Allocated last, so a circuit
 //!   without them has exactly the columns it had before they existed.
 //!
+//! - `extra_lookup`: the range track's lanes after the first
+//!   ([`crate::chips::range`]), allocated after everything else for the same
+//!   reason.
+//!
 //! Equality is enabled on every advice column and on the instance column, so
 //! any proved value can be copied anywhere.
 
@@ -28,6 +32,7 @@ pub struct Columns {
     pub fixed: Vec<Column<Fixed>>,
     pub instance: Column<Instance>,
     pub second_phase: Vec<Column<Advice>>,
+    pub extra_lookup: Vec<Column<Advice>>,
 }
 
 impl Columns {
@@ -36,6 +41,7 @@ impl Columns {
         num_advice: usize,
         num_fixed: usize,
         num_second_phase: usize,
+        num_extra_lookup: usize,
     ) -> Self {
         let advice: Vec<_> = (0..num_advice).map(|_| meta.advice_column()).collect();
         for &column in &advice {
@@ -50,17 +56,31 @@ impl Columns {
         for &column in &second_phase {
             meta.enable_equality(column);
         }
+        let extra_lookup: Vec<_> = (0..num_extra_lookup)
+            .map(|_| meta.advice_column())
+            .collect();
+        for &column in &extra_lookup {
+            meta.enable_equality(column);
+        }
         Columns {
             advice,
             fixed,
             instance,
             second_phase,
+            extra_lookup,
         }
     }
 
     /// The column the range chip looks up.
     pub fn lookup(&self) -> Column<Advice> {
         self.advice[0]
+    }
+
+    /// Every lane of the range track: `lookup()` then the extra ones.
+    pub fn lookups(&self) -> Vec<Column<Advice>> {
+        std::iter::once(self.advice[0])
+            .chain(self.extra_lookup.iter().copied())
+            .collect()
     }
 
     /// The columns every other chip shares.

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use halo2curves::bn256::Fr;
-use zkinfer_quantizer::{infer, QuantizedModel};
+use zkinfer_quantizer::{infer, Op, QuantizedModel};
 
+use crate::chips::layernorm::LayerNormChip;
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
 use crate::field::fr_from_i64;
@@ -56,6 +57,7 @@ impl ModelCircuit {
     ) -> Result<Self, CircuitError> {
         model.validate()?;
         let trace = infer::run(&model, &inputs)?;
+        check_witness(&model, &trace)?;
         let outputs = model
             .outputs
             .iter()
@@ -376,4 +378,31 @@ mod tests {
         *wrong.last_mut().unwrap() += Fr::ONE;
         assert!(verify(&wrong).is_err());
     }
+}
+
+/// What integer inference does not check but a chip needs of the witness:
+/// a layer norm's normalized values must be activations. Reported with the
+/// node, before any proving starts, instead of as a proof that fails.
+fn check_witness(model: &QuantizedModel, trace: &infer::Trace) -> Result<(), CircuitError> {
+    for node in &model.nodes {
+        if let Op::LayerNorm { gamma, beta, eps } = &node.op {
+            let x = trace.tensor(node.inputs[0]);
+            for row in x.chunks(gamma.len().max(1)) {
+                LayerNormChip::check_row(
+                    row,
+                    gamma,
+                    beta,
+                    *eps,
+                    model.scale_bits,
+                    model.activation_bits,
+                )
+                .map_err(|e| CircuitError::Nonlinear {
+                    node: node.name.clone(),
+                    op: node.op.kind(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+    }
+    Ok(())
 }

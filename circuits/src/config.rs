@@ -69,10 +69,11 @@ impl ModelConfig {
             params.advice_columns,
             lanes.max(4).max(freivalds_lanes),
             second_phase,
+            params.range_lanes - 1,
         );
         let g = columns.gate().to_vec();
         let f = columns.fixed.clone();
-        let range = RangeChip::configure(meta, columns.lookup(), params.lookup_bits);
+        let mut range = RangeChip::configure(meta, columns.lookup(), params.lookup_bits);
         let linear = LinearChip::configure(meta, g[0], &g[1..=lanes], &f[..lanes]);
         let rescale = RescaleChip::configure(
             meta,
@@ -113,6 +114,7 @@ impl ModelConfig {
                 pointwise,
             }
         });
+        range.add_lanes(meta, &columns.extra_lookup);
         ModelConfig {
             columns,
             range,

@@ -61,7 +61,7 @@ pub(crate) fn lay_out(
         None => vec![None; model.nodes.len()],
     };
     let token_ids = model.token_id_tensors();
-    let mut rows = Rows::default();
+    let mut rows = Rows::with_range_lanes(config.range.lanes());
     let mut tensors: Vec<Option<Vec<QCell>>> = vec![None; model.tensors.len()];
     let mut pending = Vec::new();
     let mut instance_row = 0;

@@ -34,6 +34,7 @@ pub(crate) fn measure(
 ) -> Result<(Heights, Demand), CircuitError> {
     let mut cs = ConstraintSystem::<Fr>::default();
     let config = ModelConfig::configure(&mut cs, params);
+    let lookups: Vec<usize> = config.columns.lookups().iter().map(|c| c.index()).collect();
     let mut counter = RowCounter {
         heights: vec![0; cs.num_advice_columns()],
     };
@@ -49,9 +50,16 @@ pub(crate) fn measure(
         .into_inner()
         .map(|rows| rows.demand().clone())
         .unwrap_or_default();
+    let height = |range: bool| {
+        (counter.heights.iter().enumerate())
+            .filter(|(i, _)| lookups.contains(i) == range)
+            .map(|(_, &h)| h)
+            .max()
+            .unwrap_or(0)
+    };
     let heights = Heights {
-        range: counter.heights[0],
-        gate: counter.heights[1..].iter().copied().max().unwrap_or(0),
+        range: height(true),
+        gate: height(false),
     };
     Ok((heights, demand))
 }

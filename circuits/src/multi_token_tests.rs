@@ -103,6 +103,7 @@ fn small_params(lanes: usize) -> CircuitParams {
         activation_bits: 12,
         freivalds_lanes: lanes,
         nonlinear: false,
+        range_lanes: 1,
     }
 }
 

@@ -39,6 +39,16 @@ pub struct CircuitParams {
     /// models keep the smaller constraint system they had without them.
     #[serde(default)]
     pub nonlinear: bool,
+    /// Lookup columns ("lanes") of the range track, each with its own
+    /// lookup into the one range table: more lanes, a shorter range track.
+    /// 1 (the default, and what files written before this field read as):
+    /// the constraint system range checks had before lanes existed.
+    #[serde(default = "one")]
+    pub range_lanes: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl CircuitParams {
@@ -58,6 +68,7 @@ impl CircuitParams {
             // Each lane's operand is a gate column.
             freivalds_lanes: self.freivalds_lanes.min(advice_columns - 1),
             nonlinear: self.nonlinear,
+            range_lanes: self.range_lanes.max(1),
         }
     }
 
@@ -87,6 +98,7 @@ mod tests {
             CircuitParams::deserialize(MapDeserializer::<_, Error>::new(old.into_iter())).unwrap();
         assert_eq!(params.freivalds_lanes, 0);
         assert!(!params.nonlinear);
+        assert_eq!(params.range_lanes, 1);
         assert_eq!(params.advice_columns, 5);
     }
 

@@ -37,11 +37,14 @@ use crate::graph::model_tables;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::{measure, Heights};
 use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
+use crate::rows::range_height;
 
 /// Most advice columns the planner uses, first- and second-phase together:
 /// the EVM verifier grows with every column and stops fitting in a contract
 /// (EIP-170) somewhere past 20.
 pub const MAX_ADVICE_COLUMNS: usize = 16;
+/// Most lookup columns of the range track (each adds a lookup argument).
+pub const MAX_RANGE_LANES: usize = 3;
 /// Smallest table the planner considers.
 pub const MIN_LOOKUP_BITS: u32 = 4;
 /// Largest circuit the planner produces (`2^26` rows).
@@ -63,6 +66,9 @@ pub struct Layout {
     /// second-phase columns.
     #[serde(default)]
     pub freivalds_lanes: usize,
+    /// Lookup columns of the range track (1 in files written before lanes).
+    #[serde(default = "one")]
+    pub range_lanes: usize,
     /// Fixed columns once keys are generated: coefficient, range and table
     /// columns plus one per selector (halo2-axiom's `keygen_vk` turns each
     /// selector into a fixed column; `keygen_vk_custom(.., true)` compresses
@@ -100,6 +106,9 @@ impl fmt::Display for Layout {
             self.lookups,
             self.num_instances
         )?;
+        if self.range_lanes > 1 {
+            write!(f, ", range checks over {} lanes", self.range_lanes)?;
+        }
         if self.freivalds_lanes > 0 {
             write!(
                 f,
@@ -110,6 +119,10 @@ impl fmt::Display for Layout {
         }
         Ok(())
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Plans the circuit of `model`.
@@ -162,16 +175,19 @@ pub(crate) fn plan_with(
     } else {
         0
     };
-    let params_for =
-        |advice_columns: usize, lookup_bits: u32, freivalds_lanes: usize| CircuitParams {
-            k: 0,
-            lookup_bits,
-            advice_columns,
-            scale_bits: model.scale_bits,
-            activation_bits: model.activation_bits,
-            freivalds_lanes,
-            nonlinear,
-        };
+    let params_for = |advice_columns: usize,
+                      lookup_bits: u32,
+                      freivalds_lanes: usize,
+                      range_lanes: usize| CircuitParams {
+        k: 0,
+        lookup_bits,
+        advice_columns,
+        scale_bits: model.scale_bits,
+        activation_bits: model.activation_bits,
+        freivalds_lanes,
+        nonlinear,
+        range_lanes,
+    };
 
     // One synthesis gives every layout's height: only linear layers and
     // products of activations depend on the column count and Freivalds
@@ -179,7 +195,10 @@ pub(crate) fn plan_with(
     // activations need a lane to be laid out at all.
     let (probe_columns, probe_bits) = (MIN_ADVICE_COLUMNS, MIN_LOOKUP_BITS);
     let probe_lanes = usize::from(has_matmul);
-    let (probe, demand) = measure(model, &params_for(probe_columns, probe_bits, probe_lanes))?;
+    let (probe, demand) = measure(
+        model,
+        &params_for(probe_columns, probe_bits, probe_lanes, 1),
+    )?;
     let linear_rows = |columns: usize, freivalds_lanes: usize| -> usize {
         demand
             .linear
@@ -206,9 +225,10 @@ pub(crate) fn plan_with(
     // Freivalds lanes worth configuring with `columns` gate-and-lookup
     // columns: each lane's operand is a gate column, the `lanes + 1`
     // second-phase columns count against the maximum, and some layer must
-    // use them.
-    let freivalds_choices = |columns: usize| -> Vec<usize> {
-        let most = (columns - 1).min(MAX_ADVICE_COLUMNS.saturating_sub(columns + 1));
+    // use them. Extra range lanes (`range_lanes − 1` columns) count too.
+    let freivalds_choices = |columns: usize, range_lanes: usize| -> Vec<usize> {
+        let most =
+            (columns - 1).min(MAX_ADVICE_COLUMNS.saturating_sub(columns + 1 + (range_lanes - 1)));
         let useful = (1..=most).filter(|&lanes| {
             has_matmul
                 || demand.linear.iter().any(|&s| {
@@ -222,14 +242,12 @@ pub(crate) fn plan_with(
             Layouts::FreivaldsOnly => useful.collect(),
         }
     };
-    let range_rows = |bits: u32| -> usize {
-        demand
-            .range_checks
-            .iter()
-            .map(|(&b, &n)| n * range::rows_per_check(b, bits))
-            .sum()
+    let range_rows = |bits: u32, range_lanes: usize| -> usize {
+        range_height(&demand.range_batches, range_lanes, |b| {
+            range::rows_per_check(b, bits)
+        })
     };
-    if range_rows(probe_bits) != probe.range {
+    if range_rows(probe_bits, 1) != probe.range {
         return Err(CircuitError::Synthesis(
             "the range track does not match its recorded checks".into(),
         ));
@@ -241,35 +259,39 @@ pub(crate) fn plan_with(
         .chain(&model.outputs)
         .map(|&id| model.tensors[id].len())
         .sum();
-    let need = |columns: usize, freivalds_lanes: usize, bits: u32| {
+    let need = |columns: usize, freivalds_lanes: usize, bits: u32, range_lanes: usize| {
         gate_rows(columns, freivalds_lanes)
-            .max(range_rows(bits))
+            .max(range_rows(bits, range_lanes))
             .max(1 << bits)
             .max(table_rows)
             .max(num_instances)
     };
-    // (cost, k, columns, freivalds lanes, lookup_bits)
-    let mut best: Option<(u128, u32, usize, usize, u32)> = None;
+    // (cost, k, range lanes, columns, freivalds lanes, lookup_bits)
+    let mut best: Option<(u128, u32, usize, usize, usize, u32)> = None;
     let mut smallest_need = usize::MAX;
-    for columns in MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS {
-        for lanes in freivalds_choices(columns) {
-            let cs = constraint_system(&params_for(columns, MIN_LOOKUP_BITS, lanes));
-            let reserved = cs.blinding_factors() + 1;
-            let polys = committed_polynomials(&cs);
-            for bits in MIN_LOOKUP_BITS..=MAX_LOOKUP_BITS {
-                let need = need(columns, lanes, bits);
-                smallest_need = smallest_need.min(need);
-                let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else {
-                    continue;
-                };
-                let key = ((polys as u128) << k, k, columns, lanes, bits);
-                if best.is_none_or(|b| key < b) {
-                    best = Some(key);
+    for range_lanes in 1..=MAX_RANGE_LANES {
+        let most_columns = MAX_ADVICE_COLUMNS - (range_lanes - 1);
+        for columns in MIN_ADVICE_COLUMNS..=most_columns {
+            for lanes in freivalds_choices(columns, range_lanes) {
+                let cs =
+                    constraint_system(&params_for(columns, MIN_LOOKUP_BITS, lanes, range_lanes));
+                let reserved = cs.blinding_factors() + 1;
+                let polys = committed_polynomials(&cs);
+                for bits in MIN_LOOKUP_BITS..=MAX_LOOKUP_BITS {
+                    let need = need(columns, lanes, bits, range_lanes);
+                    smallest_need = smallest_need.min(need);
+                    let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else {
+                        continue;
+                    };
+                    let key = ((polys as u128) << k, k, range_lanes, columns, lanes, bits);
+                    if best.is_none_or(|b| key < b) {
+                        best = Some(key);
+                    }
                 }
             }
         }
     }
-    let Some((_, k, columns, lanes, bits)) = best else {
+    let Some((_, k, range_lanes, columns, lanes, bits)) = best else {
         return Err(CircuitError::TooLarge {
             rows: smallest_need,
             advice_columns: MAX_ADVICE_COLUMNS,
@@ -279,20 +301,20 @@ pub(crate) fn plan_with(
 
     let params = CircuitParams {
         k,
-        ..params_for(columns, bits, lanes)
+        ..params_for(columns, bits, lanes, range_lanes)
     };
     // The chosen layout, synthesized for real, must be what was predicted.
     let (actual, _) = measure(model, &params)?;
     if actual
         != (Heights {
             gate: gate_rows(columns, lanes),
-            range: range_rows(bits),
+            range: range_rows(bits, range_lanes),
         })
     {
         return Err(CircuitError::Synthesis(format!(
             "the layout uses {actual:?} rows, the planner predicted gate {} and range {}",
             gate_rows(columns, lanes),
-            range_rows(bits)
+            range_rows(bits, range_lanes)
         )));
     }
     let cs = constraint_system(&params);
@@ -301,10 +323,11 @@ pub(crate) fn plan_with(
         lookup_bits: bits,
         advice_columns: cs.num_advice_columns(),
         freivalds_lanes: lanes,
+        range_lanes,
         fixed_columns: cs.num_fixed_columns() + cs.num_selectors(),
         selectors: cs.num_selectors(),
         lookups: cs.lookups().len(),
-        rows_used: need(columns, lanes, bits),
+        rows_used: need(columns, lanes, bits, range_lanes),
         usable_rows: (1usize << k) - (cs.blinding_factors() + 1),
         gate_rows: actual.gate,
         range_rows: actual.range,
@@ -450,6 +473,7 @@ mod tests {
             activation_bits: 12,
             freivalds_lanes: 0,
             nonlinear: false,
+            range_lanes: 1,
         }
     }
 
@@ -463,7 +487,8 @@ mod tests {
             layout.gate_rows <= layout.rows_used && layout.range_rows <= layout.rows_used,
             "{layout}"
         );
-        assert_eq!(layout.lookups, 1);
+        // One lookup per range lane; no pointwise tables in a dense model.
+        assert_eq!(layout.lookups, layout.range_lanes);
         assert!((MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS).contains(&layout.advice_columns));
         assert_eq!(layout.num_instances, 8 + 6 + 6 + 6);
         assert!(layout.to_string().starts_with(&format!("k = {}", layout.k)));

@@ -73,6 +73,7 @@ pub(crate) fn params(lookup_bits: u32, advice_columns: usize) -> CircuitParams {
         activation_bits: 10,
         freivalds_lanes: 0,
         nonlinear: false,
+        range_lanes: 1,
     }
 }
 

@@ -8,7 +8,12 @@
 //! Σx = μ·n + r_μ,  0 ≤ r_μ < n            Σ(x − μ)² = v·n + r_v,  0 ≤ r_v < n
 //! w = v + eps,     ρ²·w ≤ 2^(4s) < (ρ+1)²·w
 //! z_i = rescale((x_i − μ)·ρ),   y_i = rescale(z_i·gamma_i) + beta_i
+//!                                    = rescale(z_i·gamma_i + beta_i·2^s)
 //! ```
+//!
+//! (the two forms of `y` are equal: adding a multiple of `2^s` before
+//! `floor((a + 2^(s−1)) / 2^s)` adds its quotient after; the second costs
+//! one gate row and one range check less per entry).
 //!
 //! # Layout and constraints
 //!
@@ -42,9 +47,8 @@
 //! `a2 = ρ` (copies), `a3 = p_i`: `p − (x − μ)·ρ = 0`.
 //!
 //! Then [`RescaleChip`] gives `z = rescale(p)`, [`ElementwiseChip`] the
-//! products `z·gamma` (fixed coefficients), [`RescaleChip`] their rescale
-//! `u`, [`ElementwiseChip`] `y = u + beta`, and `y` is range-checked as a
-//! signed `B`-bit activation.
+//! values `z·gamma + beta·2^s` (fixed coefficients) and [`RescaleChip`]
+//! their rescale `y`, range-checked by it as a signed `B`-bit activation.
 //!
 //! # Soundness
 //!
@@ -66,9 +70,9 @@
 //!   exists for many `lo`. Honest gaps: both are below `(2ρ+1)·w ≤
 //!   2^(2s+1)·√w + w` (as `ρ·√w ≤ 2^(2s)`), which bounds `G`.
 //! - *Outputs.* `p_i = (x_i − μ)·ρ` is an integer below `2^(B+2s+1)`; the
-//!   rescale chip's argument then gives `z`, the elementwise gate `z·gamma`
-//!   (below `2^120`, validated), the second rescale `u`, and `y = u + beta`
-//!   is range-checked, so every output is a bounded activation.
+//!   rescale chip's argument then gives `z`, the elementwise gate
+//!   `z·gamma + beta·2^s` (below `2^120`, validated) and the second rescale
+//!   `y`, whose range check makes every output a bounded activation.
 
 use halo2_proofs::circuit::{Layouter, Region, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -78,7 +82,7 @@ use halo2curves::ff::Field;
 use zkinfer_quantizer::fixed::rescale;
 
 use crate::cell::QCell;
-use crate::chips::elementwise::ElementwiseChip;
+use crate::chips::elementwise::{Coeffs, ElementwiseChip, Term};
 use crate::chips::nonlinear::{bits_for, fits_signed, NonlinearError};
 use crate::chips::range::RangeChip;
 use crate::chips::rescale::RescaleChip;
@@ -237,12 +241,17 @@ impl LayerNormChip {
                  exceed 2^{PRODUCT_BOUND_BITS}"
             )));
         }
-        if let Some(g) = gamma
+        // z·gamma + beta·2^s with |z| < 2^(B−1).
+        let term = |g: i64, beta: i64| {
+            ((g.unsigned_abs() as u128) << (b - 1)) + ((beta.unsigned_abs() as u128) << s)
+        };
+        if let Some((g, beta)) = gamma
             .iter()
-            .find(|&&g| bits_for(g.unsigned_abs() as u128) + b - 1 > PRODUCT_BOUND_BITS)
+            .zip(beta)
+            .find(|&(&g, &beta)| bits_for(term(g, beta)) > PRODUCT_BOUND_BITS)
         {
             return bad(format!(
-                "gamma {g} times a {b}-bit value exceeds 2^{PRODUCT_BOUND_BITS}"
+                "gamma {g} times a {b}-bit value plus beta {beta} exceeds 2^{PRODUCT_BOUND_BITS}"
             ));
         }
         let gap_max = (1u128 << (2 * s + 1)) * (w_max.isqrt() + 1) + w_max;
@@ -255,9 +264,9 @@ impl LayerNormChip {
     }
 
     /// Whether honest inference of `x` fits the chip: the normalized values
-    /// `z` and the scaled `u` must be signed `B`-bit values for the rescale
-    /// chip to prove them (the outputs are checked by integer inference). Call
-    /// it at witness time for a clear error instead of a failing proof.
+    /// `z` must be signed `B`-bit values for the rescale chip to prove them
+    /// (the outputs are checked by integer inference). Call it at witness
+    /// time for a clear error instead of a failing proof.
     pub fn check_row(
         x: &[i64],
         gamma: &[i64],
@@ -277,10 +286,9 @@ impl LayerNormChip {
         let stats = LayerNormStats::honest(&x, eps, scale_bits);
         for (&v, &g) in x.iter().zip(gamma) {
             let z = rescale((v - stats.mean) * stats.rstd, scale_bits).0;
-            let u = rescale(z * g as i128, scale_bits).0;
-            if !fits_signed(z, activation_bits) || !fits_signed(u, activation_bits) {
+            if !fits_signed(z, activation_bits) {
                 return Err(NonlinearError::BadLayerNorm(format!(
-                    "an intermediate value ({z} normalized, {u} scaled) does not fit in \
+                    "a normalized value ({z}, before gamma {g}) does not fit in \
                      {activation_bits} bits"
                 )));
             }
@@ -332,12 +340,21 @@ impl LayerNormChip {
         let products = self.assign_center(layouter, rows, inputs, &stats, n)?;
 
         let z = self.rescale.rescale(layouter, rows, range, &products)?;
-        let gammas: Vec<i64> = gamma.iter().copied().cycle().take(inputs.len()).collect();
-        let betas: Vec<i64> = beta.iter().copied().cycle().take(inputs.len()).collect();
-        let scaled = self.elementwise.mul_const(layouter, rows, &z, &gammas)?;
-        let u = self.rescale.rescale(layouter, rows, range, &scaled)?;
-        let y = self.elementwise.add_const(layouter, rows, &u, &betas)?;
-        range.check_signed(layouter, rows, &y, b)?;
+        let terms: Vec<Term<'_>> = z
+            .iter()
+            .zip(gamma.iter().zip(beta).cycle())
+            .map(|(z, (&g, &beta))| Term {
+                a: z,
+                b: None,
+                coeffs: Coeffs {
+                    a: g as i128,
+                    constant: (beta as i128) << s,
+                    ..Coeffs::default()
+                },
+            })
+            .collect();
+        let scaled = self.elementwise.apply(layouter, rows, &terms)?;
+        let y = self.rescale.rescale(layouter, rows, range, &scaled)?;
 
         let column = |k: usize| stats.iter().map(|cells| cells[k]).collect::<Vec<_>>();
         let (rem_bits, pow) = (widths.rem_bits, 1i128 << widths.rem_bits);

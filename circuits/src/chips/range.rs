@@ -3,9 +3,12 @@
 //!
 //! # Layout and constraints
 //!
-//! One advice column `z` (the range track, see [`crate::rows`]) and three
-//! fixed columns `coeff`, `offset`, `shift`, dedicated to this chip. A single
-//! lookup, active on every row, requires
+//! One advice column `z` (a lane of the range track, see [`crate::rows`])
+//! and three fixed columns `coeff`, `offset`, `shift` per lane, dedicated to
+//! this chip; every lane has the same lookup into the one table column.
+//! Lanes let the range track be shorter than the number of checks, at the
+//! cost of a column, three fixed columns and a lookup argument each (the
+//! planner decides). The lookup, active on every row, requires
 //!
 //! ```text
 //! coeff·z[cur] + offset − shift·z[next] ∈ [0, 2^L)
@@ -57,21 +60,50 @@ pub const MAX_RANGE_BITS: u32 = 128;
 
 #[derive(Clone, Debug)]
 pub struct RangeChip {
+    lanes: Vec<Lane>,
+    table: TableColumn,
+    lookup_bits: u32,
+}
+
+/// One lookup column of the range track and its fixed columns.
+#[derive(Clone, Copy, Debug)]
+struct Lane {
     z: Column<Advice>,
     coeff: Column<Fixed>,
     offset: Column<Fixed>,
     shift: Column<Fixed>,
-    table: TableColumn,
-    lookup_bits: u32,
 }
 
 impl RangeChip {
     /// `lookup_bits` must be in `1..=MAX_LOOKUP_BITS` (the caller validates it).
     pub fn configure(meta: &mut ConstraintSystem<Fr>, z: Column<Advice>, lookup_bits: u32) -> Self {
+        let lane = Self::lane(meta, z, None);
+        let table = lane.1;
+        RangeChip {
+            lanes: vec![lane.0],
+            table,
+            lookup_bits,
+        }
+    }
+
+    /// Adds lanes over `z` (configure them after the rest of the circuit,
+    /// so a one-lane circuit keeps its constraint system).
+    pub fn add_lanes(&mut self, meta: &mut ConstraintSystem<Fr>, z: &[Column<Advice>]) {
+        for &z in z {
+            let (lane, _) = Self::lane(meta, z, Some(self.table));
+            self.lanes.push(lane);
+        }
+    }
+
+    fn lane(
+        meta: &mut ConstraintSystem<Fr>,
+        z: Column<Advice>,
+        table: Option<TableColumn>,
+    ) -> (Lane, TableColumn) {
         let coeff = meta.fixed_column();
         let offset = meta.fixed_column();
         let shift = meta.fixed_column();
-        let table = meta.lookup_table_column();
+        let table = table.unwrap_or_else(|| meta.lookup_table_column());
         meta.lookup("range limb", |meta| {
             let z_cur = meta.query_advice(z, Rotation::cur());
             let z_next = meta.query_advice(z, Rotation::next());
@@ -80,14 +112,20 @@ impl RangeChip {
             let s = meta.query_fixed(shift, Rotation::cur());
             vec![(c * z_cur + o - s * z_next, table)]
         });
-        RangeChip {
-            z,
-            coeff,
-            offset,
-            shift,
+        (
+            Lane {
+                z,
+                coeff,
+                offset,
+                shift,
+            },
             table,
-            lookup_bits,
-        }
+        )
+    }
+
+    /// Number of lookup columns of the range track.
+    pub fn lanes(&self) -> usize {
+        self.lanes.len()
     }
 
     pub fn lookup_bits(&self) -> u32 {
@@ -186,14 +224,26 @@ impl RangeChip {
         let l = self.lookup_bits;
         let (limbs, top_bits) = split(bits, l);
         let per_check = self.rows_per_check(bits);
-        let start = rows.take_range_checks(bits, cells.len(), per_check);
+        let chunks = rows.take_range_checks(bits, cells.len(), per_check);
         let radix = pow2(l);
         let top_scale = pow2(l - top_bits);
+        // Check `i` of the batch: its lane and first row.
+        let mut placed = Vec::with_capacity(cells.len());
+        for &(lane, start, n) in &chunks {
+            let lane = *self.lanes.get(lane).ok_or(Error::Synthesis)?;
+            placed.extend((0..n).map(|k| (lane, start + k * per_check)));
+        }
         layouter.assign_region(
             || format!("range check {bits} bits"),
             |mut region| {
                 for (i, (cell, value)) in cells.iter().enumerate() {
-                    let row0 = start + i * per_check;
+                    let (lane, row0) = placed[i];
+                    let Lane {
+                        z: z_col,
+                        coeff,
+                        offset: offset_col,
+                        shift,
+                    } = lane;
                     let z = value.map(|v| {
                         let mut z = running_sum(v, offset, l, limbs);
                         tamper(i, &mut z);
@@ -202,18 +252,18 @@ impl RangeChip {
                     let mut last = None;
                     for j in 0..limbs {
                         let row = row0 + j;
-                        let assigned = region.assign_advice(self.z, row, z.as_ref().map(|z| z[j]));
+                        let assigned = region.assign_advice(z_col, row, z.as_ref().map(|z| z[j]));
                         if j == 0 {
                             region.constrain_equal(assigned.cell(), *cell);
                         }
-                        region.assign_fixed(self.coeff, row, Fr::ONE);
+                        region.assign_fixed(coeff, row, Fr::ONE);
                         region.assign_fixed(
-                            self.offset,
+                            offset_col,
                             row,
                             if j == 0 { offset } else { Fr::ZERO },
                         );
                         region.assign_fixed(
-                            self.shift,
+                            shift,
                             row,
                             if j + 1 < limbs { radix } else { Fr::ZERO },
                         );
@@ -222,7 +272,7 @@ impl RangeChip {
                     if top_bits < l {
                         let row = row0 + limbs;
                         let top =
-                            region.assign_advice(self.z, row, z.as_ref().map(|z| z[limbs - 1]));
+                            region.assign_advice(z_col, row, z.as_ref().map(|z| z[limbs - 1]));
                         if let Some(last) = last {
                             region.constrain_equal(top.cell(), last);
                         }
@@ -231,9 +281,9 @@ impl RangeChip {
                         } else {
                             Fr::ZERO
                         };
-                        region.assign_fixed(self.coeff, row, top_scale);
-                        region.assign_fixed(self.offset, row, top_offset);
-                        region.assign_fixed(self.shift, row, Fr::ZERO);
+                        region.assign_fixed(coeff, row, top_scale);
+                        region.assign_fixed(offset_col, row, top_offset);
+                        region.assign_fixed(shift, row, Fr::ZERO);
                     }
                 }
                 Ok(())

@@ -226,7 +226,7 @@ fn validation_names_the_problem() {
 }
 
 #[test]
-fn layout_cost_is_six_gate_rows_per_value_and_three_per_row() {
+fn layout_cost_is_five_gate_rows_per_value_and_three_per_row() {
     #[derive(Clone)]
     struct Cost;
     impl Scenario for Cost {
@@ -243,14 +243,14 @@ fn layout_cost_is_six_gate_rows_per_value_and_three_per_row() {
             let (gamma, beta) = ([64; 6], [5; 6]);
             let ln = &config.layernorm;
             ln.layernorm(layouter, rows, &config.range, &x, &gamma, &beta, EPS)?;
-            assert_eq!(rows.gate_rows() - before, 6 * n * r + 3 * r);
+            assert_eq!(rows.gate_rows() - before, 5 * n * r + 3 * r);
             let checks: Vec<(u32, usize)> = rows
                 .demand()
                 .range_checks
                 .iter()
                 .map(|(&b, &n)| (b, n))
                 .collect();
-            let per_value = [(6, 2), (14, 3)]; // two rescale remainders; z, u, y
+            let per_value = [(6, 2), (14, 2)]; // two rescale remainders; z, y
             let per_row = [(3, 4), (13, 1), (14, 1), (28, 1), (29, 2)]; // r_μ, r_v twice; ρ; μ; v; lo, hi
             let mut want = std::collections::BTreeMap::new();
             for (b, k) in per_value {
