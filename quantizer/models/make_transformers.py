@@ -27,6 +27,15 @@ Files:
                      outputs "last_hidden_state" [1, 16, 64] and "pooler_output"
                      [1, 64] (Gather of token 0, Gemm, Tanh)
   *.samples.json     calibration samples; *.input.json one input per model
+  gpt2_2layer_hf/, bert_tiny_hf/
+                     the same two models (the same weights) as Hugging Face folders:
+                     config.json and model.safetensors with the tensor names and
+                     layouts transformers saves: GPT2LMHeadModel ("transformer."
+                     prefix, Conv1D weights [in, out], lm_head tied to wte and so not
+                     stored, the causal-mask buffer not stored) and BERT ("bert."
+                     prefix, nn.Linear weights [out, in], no position_ids buffer).
+                     safetensors is written here by hand: an 8-byte little-endian
+                     header length, the JSON header, then the raw little-endian data.
 
 Weights are random, not trained, with scales chosen so the activations look
 like a trained model's (attention neither uniform nor one-hot, GELU inputs
@@ -59,6 +68,10 @@ class Exporter:
         self.counts = {}
         self.scopes = []
         self.anon = 1000
+        self.params = {}
+        # nn.Linear weights by their module path, [out, in], for the HF folder
+        # (the ONNX file holds them transposed under constant-folding names).
+        self.linear_weights = {}
 
     @contextmanager
     def scope(self, name):
@@ -82,6 +95,7 @@ class Exporter:
 
     def param(self, name, array):
         self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        self.params[name] = np.asarray(array)
         return name
 
     def folded(self, hint, array):
@@ -233,7 +247,35 @@ def make_gpt2_2layer(rng):
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, SEQ, VOCAB])],
         ex.inits,
     )
-    return make_model(graph)
+    # GPT2LMHeadModel's state dict: lm_head.weight is wte (tied) and the
+    # causal-mask buffers are not persistent, so neither is saved.
+    tensors = {
+        n: a for n, a in ex.params.items() if not n.startswith("onnx::") and not n.endswith(".attn.bias")
+    }
+    config = {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "attn_pdrop": 0.1,
+        "bos_token_id": VOCAB - 1,
+        "embd_pdrop": 0.1,
+        "eos_token_id": VOCAB - 1,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": 1e-05,
+        "model_type": "gpt2",
+        "n_embd": D_MODEL,
+        "n_head": HEADS,
+        "n_inner": None,
+        "n_layer": 2,
+        "n_positions": MAX_POS,
+        "reorder_and_upcast_attn": False,
+        "resid_pdrop": 0.1,
+        "scale_attn_by_inverse_layer_idx": False,
+        "scale_attn_weights": True,
+        "torch_dtype": "float32",
+        "use_cache": True,
+        "vocab_size": VOCAB,
+    }
+    return make_model(graph), (config, tensors)
 
 
 # ---------------------------------------------------------------- BERT
@@ -241,7 +283,9 @@ def make_gpt2_2layer(rng):
 
 def linear3d(ex, rng, x, prefix, n_in, n_out):
     """nn.Linear on a 3-D input: MatMul by the folded transposed weight, then Add(bias, .)."""
-    w = ex.folded("MatMul", normal(rng, (n_in, n_out), 1.0 / np.sqrt(n_in)))
+    weight = normal(rng, (n_in, n_out), 1.0 / np.sqrt(n_in))
+    ex.linear_weights[f"{prefix}.weight"] = weight.T.copy()
+    w = ex.folded("MatMul", weight)
     b = ex.param(f"{prefix}.bias", normal(rng, (n_out,), 0.02))
     return ex.op("Add", [b, ex.op("MatMul", [x, w])])
 
@@ -364,7 +408,35 @@ def make_bert_tiny(rng):
         ],
         ex.inits,
     )
-    return make_model(graph)
+    # The encoder as BERT checkpoints hold it (under "bert.", as the
+    # BertFor* heads save their base model), nn.Linear weights [out, in].
+    params = {
+        n: a for n, a in ex.params.items() if not n.startswith("onnx::") and n != "embeddings.position_ids"
+    }
+    params.update(ex.linear_weights)
+    tensors = {f"bert.{n}": a for n, a in params.items()}
+    config = {
+        "architectures": ["BertModel"],
+        "attention_probs_dropout_prob": 0.1,
+        "classifier_dropout": None,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": D_MODEL,
+        "initializer_range": 0.02,
+        "intermediate_size": D_FF,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": MAX_POS,
+        "model_type": "bert",
+        "num_attention_heads": HEADS,
+        "num_hidden_layers": 2,
+        "pad_token_id": 0,
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
+        "type_vocab_size": 2,
+        "use_cache": True,
+        "vocab_size": VOCAB,
+    }
+    return make_model(graph), (config, tensors)
 
 
 # ---------------------------------------------------------------- files
@@ -398,6 +470,53 @@ def write_json(name, value):
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
 
+def save_safetensors(path, tensors):
+    """safetensors as the `safetensors` package writes it: u64 LE header length,
+    the JSON header (names sorted, 8-byte aligned with spaces), then each
+    tensor's little-endian bytes in header order."""
+    header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name], dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        chunks.append(a.tobytes())
+        offset += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for c in chunks:
+            f.write(c)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    data = raw[8 + n :]
+    return {
+        k: np.frombuffer(data[v["data_offsets"][0] : v["data_offsets"][1]], dtype="<f4").reshape(v["shape"])
+        for k, v in header.items()
+    }
+
+
+def save_hf(name, config, tensors):
+    """A Hugging Face model folder: config.json and model.safetensors."""
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+    path = os.path.join(folder, "model.safetensors")
+    save_safetensors(path, tensors)
+    back = read_safetensors(path)
+    assert sorted(back) == sorted(tensors), path
+    assert all(np.array_equal(back[k], tensors[k]) for k in tensors), path
+    print(f"wrote {folder}/ ({len(tensors)} tensors, {os.path.getsize(path)} bytes)")
+
+
 def check_runs(path, feeds):
     """The ONNX reference evaluator runs the file and gives finite outputs."""
     from onnx.reference import ReferenceEvaluator
@@ -417,7 +536,9 @@ def main():
     check_runs(path, {"hidden_states": one.astype(np.float32)})
 
     for name, make in [("gpt2_2layer", make_gpt2_2layer), ("bert_tiny", make_bert_tiny)]:
-        path = save(make(rng), f"{name}.onnx")
+        model, (config, tensors) = make(rng)
+        path = save(model, f"{name}.onnx")
+        save_hf(f"{name}_hf", config, tensors)
         ids = rng.integers(0, VOCAB, size=(16, 1, SEQ))
         write_json(f"{name}.samples.json", {"samples": ids.tolist()})
         one = rng.integers(0, VOCAB, size=(1, SEQ))

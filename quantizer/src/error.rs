@@ -8,6 +8,14 @@ pub enum QuantizeError {
     Io(String, #[source] std::io::Error),
     #[error("malformed ONNX model: {0}")]
     BadOnnx(String),
+    /// A Hugging Face model folder that contradicts itself or the format
+    /// (config.json, model.safetensors): a missing or misshapen tensor, bad JSON.
+    #[error("malformed Hugging Face checkpoint: {0}")]
+    BadCheckpoint(String),
+    /// A well-formed Hugging Face model that zkinfer does not build (another
+    /// architecture, activation or option).
+    #[error("unsupported Hugging Face model: {0}")]
+    UnsupportedCheckpoint(String),
     #[error("unsupported op '{op}' at node '{node}'{hint}")]
     UnsupportedOp {
         op: String,

@@ -1,7 +1,10 @@
-//! The float reference: the ONNX file run by tract, independently of our
-//! importer. Agreement between the two validates the importer; the
-//! quantized model's accuracy is measured against this, not against our own
-//! float evaluator.
+//! The float reference the quantized model's accuracy is measured against
+//! ([`Reference`]). For an ONNX file it is the file run by tract
+//! ([`FloatReference`]), independently of our importer: agreement between
+//! the two validates the importer. For a Hugging Face checkpoint, which
+//! nothing here runs independently, it is zkinfer's own f64 evaluation of
+//! the float graph (`impl Reference for FloatGraph`); its builders are
+//! checked against tract on ONNX exports of the same weights in tests.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,8 +12,55 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 
 use crate::error::QuantizeError;
+use crate::float_graph::FloatGraph;
 use crate::inputs::{check_inputs, InputShape};
 use crate::onnx::{graph_input_shapes, read_model_proto};
+
+/// A float model that computes the outputs the quantized model approximates.
+pub trait Reference {
+    fn kind(&self) -> ReferenceKind;
+    /// The outputs for one sample (one flat tensor per input).
+    fn run(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, QuantizeError>;
+}
+
+/// Which float reference a report used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferenceKind {
+    /// The ONNX file run by tract, in f32.
+    Tract,
+    /// zkinfer's own f64 evaluation of the float graph.
+    Evaluator,
+}
+
+impl ReferenceKind {
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReferenceKind::Tract => "tract",
+            ReferenceKind::Evaluator => "zkinfer's f64 evaluator",
+        }
+    }
+}
+
+impl Reference for FloatReference {
+    fn kind(&self) -> ReferenceKind {
+        ReferenceKind::Tract
+    }
+
+    fn run(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, QuantizeError> {
+        FloatReference::run(self, inputs)
+    }
+}
+
+impl Reference for FloatGraph {
+    fn kind(&self) -> ReferenceKind {
+        ReferenceKind::Evaluator
+    }
+
+    fn run(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, QuantizeError> {
+        FloatGraph::run(self, inputs)
+    }
+}
 
 pub struct FloatReference {
     plan: Arc<TypedRunnableModel>,

@@ -1,7 +1,8 @@
 //! The accuracy report: what the chosen scale allows, how close each tensor
 //! comes to that range, what each lookup table holds against the inputs it
 //! saw, and how far the quantized model is from the float reference
-//! (tract) on the calibration samples.
+//! ([`crate::reference`]: tract for ONNX files, zkinfer's own evaluator for
+//! Hugging Face checkpoints) on the calibration samples.
 
 use std::fmt;
 
@@ -12,7 +13,7 @@ use crate::float_graph::{FloatGraph, Observations};
 use crate::infer;
 use crate::inputs::quantize_inputs;
 use crate::model::{Op, QuantizedModel};
-use crate::reference::FloatReference;
+use crate::reference::{Reference, ReferenceKind};
 use crate::tables::{saturation_points, table_range};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -32,8 +33,11 @@ pub struct AccuracyReport {
     /// Ops for which [`crate::error_bound`] derives no worst-case bound
     /// ("softmax (node 'x')"); outputs downstream of one have an infinite bound.
     pub no_bound: Vec<String>,
-    /// Max |our f64 evaluator - tract| over all outputs and samples.
+    /// Max |our f64 evaluator - the reference| over all outputs and samples
+    /// (0 when the reference is that evaluator).
     pub importer_vs_reference: f64,
+    /// What the errors are measured against.
+    pub reference: ReferenceKind,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,10 +88,10 @@ pub struct TensorRange {
 pub struct OutputAccuracy {
     pub name: String,
     pub shape: Vec<usize>,
-    /// Max over samples and elements of |dequantized - tract|.
+    /// Max over samples and elements of |dequantized - reference|.
     pub max_abs_error: f64,
     pub mean_abs_error: f64,
-    /// Per output element, max over samples of |dequantized - tract|.
+    /// Per output element, max over samples of |dequantized - reference|.
     pub per_element_max: Vec<f64>,
     /// Per output element, max over samples of the worst-case bound of
     /// [`crate::error_bound`].
@@ -97,12 +101,12 @@ pub struct OutputAccuracy {
 }
 
 impl AccuracyReport {
-    /// Runs the float graph, tract and the quantized model on `samples` and
-    /// compares them.
+    /// Runs the float graph, the reference and the quantized model on
+    /// `samples` and compares them.
     pub fn build(
         graph: &FloatGraph,
         model: &QuantizedModel,
-        reference: &FloatReference,
+        reference: &dyn Reference,
         samples: &[Vec<Vec<f64>>],
         margin: f64,
     ) -> Result<Self, QuantizeError> {
@@ -127,21 +131,23 @@ impl AccuracyReport {
             let values = graph.evaluate(sample)?;
             obs.record(graph, &values)?;
             let bounds = error_bounds(graph, model, &values);
-            let tract = reference.run(sample)?;
-            if tract.len() != outputs.len() {
+            let expected = reference.run(sample)?;
+            if expected.len() != outputs.len() {
                 return Err(QuantizeError::Reference(format!(
-                    "tract returns {} outputs, the importer {}",
-                    tract.len(),
+                    "{} returns {} outputs, the importer {}",
+                    reference.kind().label(),
+                    expected.len(),
                     outputs.len()
                 )));
             }
             let trace = infer::run(model, &quantize_inputs(model, sample)?)?;
             for (k, (&id, out)) in model.outputs.iter().zip(&mut outputs).enumerate() {
-                let (ours, theirs, quantized) = (&values[id], &tract[k], trace.tensor(id));
+                let (ours, theirs, quantized) = (&values[id], &expected[k], trace.tensor(id));
                 if theirs.len() != ours.len() {
                     return Err(QuantizeError::Reference(format!(
-                        "output '{}' has {} values in tract, {} in the importer",
+                        "output '{}' has {} values in {}, {} in the importer",
                         out.name,
+                        reference.kind().label(),
                         theirs.len(),
                         ours.len()
                     )));
@@ -188,6 +194,7 @@ impl AccuracyReport {
             outputs,
             no_bound: ops_without_bound(graph),
             importer_vs_reference,
+            reference: reference.kind(),
         })
     }
 
@@ -339,7 +346,8 @@ impl fmt::Display for AccuracyReport {
         }
         writeln!(
             f,
-            "  quantized model vs float reference (tract), {} sample(s):",
+            "  quantized model vs float reference ({}), {} sample(s):",
+            self.reference.label(),
             self.samples
         )?;
         for o in &self.outputs {
@@ -374,6 +382,13 @@ impl fmt::Display for AccuracyReport {
         if !self.no_bound.is_empty() {
             writeln!(f, "  no worst-case bound for: {}", self.no_bound.join(", "))?;
         }
+        if self.reference == ReferenceKind::Evaluator {
+            return writeln!(
+                f,
+                "  float reference: zkinfer's own f64 evaluation of the graph built from the \
+                 checkpoint (no independent runtime; the builders are tested against ONNX exports)"
+            );
+        }
         // tract computes in f32: agreement means f32 rounding, relative to the outputs' size.
         let scale = self
             .outputs
@@ -398,6 +413,7 @@ mod tests {
     use super::*;
     use crate::inputs::{load_input, load_samples, random_samples};
     use crate::model::Op;
+    use crate::reference::FloatReference;
     use crate::{quantize_onnx, QuantizeOptions};
     use std::path::PathBuf;
 

@@ -28,7 +28,13 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Turn an ONNX model into a fixed-point model (.zkq) and print the accuracy report.
+    /// Turn an ONNX model or a Hugging Face checkpoint into a fixed-point model (.zkq) and print the accuracy report.
+    ///
+    /// MODEL is an .onnx file, or a Hugging Face model folder (config.json and
+    /// model.safetensors; model_type gpt2 or bert) that zkinfer builds itself
+    /// for --seq-len token ids. An ONNX model's accuracy is measured against
+    /// tract running the file; a Hugging Face model's against zkinfer's own
+    /// f64 evaluation of the float graph.
     Quantize(quantize::Args),
     /// Make (insecure, for testing) or import (from a ceremony) a KZG structured reference string.
     #[command(subcommand)]

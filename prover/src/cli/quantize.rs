@@ -1,17 +1,18 @@
 use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
-use zkinfer_quantizer::{inputs, quantize_onnx, QuantizeOptions};
+use zkinfer_quantizer::{hf, inputs, quantize_hf, quantize_onnx, QuantizeOptions};
 
 use super::CliResult;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// The float model (ONNX).
+    /// The float model: an .onnx file or a Hugging Face folder (config.json + model.safetensors).
     model: PathBuf,
-    /// Calibration samples (JSON: {"samples": [...]}). Without it, 64 uniform
-    /// random inputs in [-1, 1] are used, which only suits models whose inputs
-    /// live in that range.
+    /// Calibration samples (JSON: {"samples": [...]}). Without it, 64 random
+    /// inputs are used: uniform in [-1, 1], which only suits models whose
+    /// inputs live in that range, or uniform token ids for models that start
+    /// with an embedding.
     #[arg(long)]
     calibration: Option<PathBuf>,
     /// Output .zkq file.
@@ -30,14 +31,36 @@ pub struct Args {
     /// rows, finer tables, more accurate and a taller circuit.
     #[arg(long, default_value_t = 12)]
     table_bits: u32,
+    /// Hugging Face models only: the number of tokens the model (and so the
+    /// circuit) takes; the default is the bundled samples' length. An ONNX
+    /// file fixes its own input shape.
+    #[arg(long, default_value_t = hf::DEFAULT_SEQ_LEN)]
+    seq_len: usize,
 }
 
 pub fn run(a: Args) -> CliResult {
+    let is_hf = hf::is_hf_folder(&a.model);
+    if a.model.is_dir() && !is_hf {
+        return Err(format!(
+            "{} is a folder without config.json: give an .onnx file or a Hugging Face model folder",
+            a.model.display()
+        )
+        .into());
+    }
     let samples = match &a.calibration {
         Some(p) => inputs::load_samples(p)?,
         None => {
-            eprintln!("note: no --calibration file; calibrating on 64 random inputs in [-1, 1]");
-            let shapes = zkinfer_quantizer::onnx::input_shapes(&a.model)?;
+            let shapes = if is_hf {
+                hf::input_shapes(&a.model, a.seq_len)?
+            } else {
+                zkinfer_quantizer::onnx::input_shapes(&a.model)?
+            };
+            let what = if shapes.iter().all(|s| s.vocab.is_some()) {
+                "random token ids"
+            } else {
+                "random inputs in [-1, 1]"
+            };
+            eprintln!("note: no --calibration file; calibrating on 64 {what}");
             inputs::random_samples(&shapes, 64, 0)
         }
     };
@@ -46,9 +69,14 @@ pub fn run(a: Args) -> CliResult {
         margin: a.margin,
         scale_bits: a.scale_bits,
         table_bits: a.table_bits,
+        seq_len: a.seq_len,
         ..QuantizeOptions::default()
     };
-    let (model, report) = quantize_onnx(&a.model, &samples, &opts)?;
+    let (model, report) = if is_hf {
+        quantize_hf(&a.model, &samples, &opts)?
+    } else {
+        quantize_onnx(&a.model, &samples, &opts)?
+    };
     print!("{report}");
     model.save(&a.output)?;
     println!("wrote {} (model id {})", a.output.display(), model.id());
