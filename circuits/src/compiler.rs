@@ -178,6 +178,33 @@ impl Circuit<Fr> for ModelCircuit {
     }
 }
 
+/// What integer inference does not check but a chip needs of the witness:
+/// a layer norm's normalized values must be activations. Reported with the
+/// node, before any proving starts, instead of as a proof that fails.
+fn check_witness(model: &QuantizedModel, trace: &infer::Trace) -> Result<(), CircuitError> {
+    for node in &model.nodes {
+        if let Op::LayerNorm { gamma, beta, eps } = &node.op {
+            let x = trace.tensor(node.inputs[0]);
+            for row in x.chunks(gamma.len().max(1)) {
+                LayerNormChip::check_row(
+                    row,
+                    gamma,
+                    beta,
+                    *eps,
+                    model.scale_bits,
+                    model.activation_bits,
+                )
+                .map_err(|e| CircuitError::Nonlinear {
+                    node: node.name.clone(),
+                    op: node.op.kind(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use halo2_proofs::dev::MockProver;
@@ -378,31 +405,4 @@ mod tests {
         *wrong.last_mut().unwrap() += Fr::ONE;
         assert!(verify(&wrong).is_err());
     }
-}
-
-/// What integer inference does not check but a chip needs of the witness:
-/// a layer norm's normalized values must be activations. Reported with the
-/// node, before any proving starts, instead of as a proof that fails.
-fn check_witness(model: &QuantizedModel, trace: &infer::Trace) -> Result<(), CircuitError> {
-    for node in &model.nodes {
-        if let Op::LayerNorm { gamma, beta, eps } = &node.op {
-            let x = trace.tensor(node.inputs[0]);
-            for row in x.chunks(gamma.len().max(1)) {
-                LayerNormChip::check_row(
-                    row,
-                    gamma,
-                    beta,
-                    *eps,
-                    model.scale_bits,
-                    model.activation_bits,
-                )
-                .map_err(|e| CircuitError::Nonlinear {
-                    node: node.name.clone(),
-                    op: node.op.kind(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
-    }
-    Ok(())
 }

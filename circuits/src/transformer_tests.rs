@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use halo2_proofs::dev::MockProver;
 use halo2curves::bn256::Fr;
+use halo2curves::ff::Field;
 use zkinfer_quantizer::{inputs, quantize_onnx, QuantizeOptions, QuantizedModel};
 
 use crate::compiler::ModelCircuit;
@@ -25,16 +26,36 @@ fn bundled(name: &str) -> (QuantizedModel, Vec<Vec<i64>>) {
     (model, q)
 }
 
+/// Plans, then runs MockProver with the honest witness (must pass) and with
+/// one output instance changed by one (must fail).
 fn mock(model: QuantizedModel, q: Vec<Vec<i64>>) {
     let layout = plan(&model).unwrap();
     println!("{}: {layout}", model.name);
     let circuit = ModelCircuit::with_inputs(Arc::new(model), q).unwrap();
-    let t = std::time::Instant::now();
-    let prover = MockProver::<Fr>::run(layout.k, &circuit, vec![circuit.instances()]).unwrap();
+    let instances = circuit.instances();
+    let prover = MockProver::<Fr>::run(layout.k, &circuit, vec![instances.clone()]).unwrap();
     prover.verify().unwrap();
-    println!("mock {:?}", t.elapsed());
+    let mut forged = instances;
+    let last = forged.len() - 1;
+    forged[last] += Fr::ONE;
+    let prover = MockProver::<Fr>::run(layout.k, &circuit, vec![forged]).unwrap();
+    assert!(prover.verify().is_err(), "a changed output must not verify");
 }
 
+#[test]
+fn gpt2_block_proves_its_output_and_only_it() {
+    let (model, q) = bundled("gpt2_block");
+    mock(model, q);
+}
+
+#[test]
+fn bert_encoder_proves_its_output_and_only_it() {
+    let (model, q) = bundled("bert_tiny");
+    mock(model, q);
+}
+
+/// `cargo test -p zkinfer-circuits -- --ignored --nocapture measure_bundled`
+/// prints every bundled transformer's layout.
 #[test]
 #[ignore]
 fn measure_bundled_transformers() {

@@ -26,6 +26,7 @@ pub mod onnx;
 pub mod quantize;
 pub mod reference;
 pub mod report;
+pub mod split;
 pub mod tables;
 pub mod wiring;
 

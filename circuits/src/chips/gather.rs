@@ -75,7 +75,7 @@ impl GatherChip {
         dim: usize,
         activation_bits: u32,
     ) -> Result<(), NonlinearError> {
-        let len = vocab.checked_mul(dim).unwrap_or(usize::MAX);
+        let len = vocab.saturating_mul(dim);
         if vocab == 0 || dim == 0 || table.len() != len || table.lo != 0 || table.in_shift != 0 {
             return Err(NonlinearError::Shape {
                 len: table.len(),
