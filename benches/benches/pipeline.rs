@@ -1,4 +1,5 @@
-//! Criterion benches of the proving pipeline on the bundled models.
+//! Criterion benches of the proving pipeline on the bundled models that
+//! `zkinfer bench` runs by default (`bundled::default_bench`).
 //!
 //! `cargo bench -p zkinfer-benches` prints criterion's statistics for
 //! setup, prove and verify, and before them one table of the figures a
@@ -23,7 +24,9 @@ fn pipeline(c: &mut Criterion) {
     let backend =
         Backend::select(BackendChoice::Auto).expect("the CPU backend is always available");
     let tmp = tempfile::tempdir().expect("temp dir");
-    for m in bundled::ALL {
+    // The models `zkinfer bench` runs by default; the larger transformers
+    // would take most of an hour under criterion's repetitions.
+    for m in bundled::default_bench() {
         let run = run_bundled(m, &tmp.path().join(m.name), backend, &Progress::hidden())
             .expect("pipeline run");
         print_figures(&[&run.figures], &mut std::io::stdout()).expect("stdout");

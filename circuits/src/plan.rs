@@ -9,7 +9,9 @@
 //! rows per check change). One measured synthesis (the `measure` module)
 //! records the linear shapes and range-check widths, which give both heights
 //! for every choice; the planner picks the choice with the smallest
-//! estimated prover work, `2^k × (number of committed polynomials)`, and
+//! estimated cost, `(2^k + 1024) × (number of committed polynomials)` (prover
+//! work, with a per-polynomial floor for what every column costs whatever
+//! the height), and
 //! synthesizes it once more to confirm the prediction. Second-phase columns
 //! (Freivalds lanes) are only considered when some layer would use them, so
 //! they are chosen only when their rows saved lower `k` enough to pay for
@@ -283,7 +285,7 @@ pub(crate) fn plan_with(
                     let Some(k) = smallest_k(need + reserved, cs.minimum_rows()) else {
                         continue;
                     };
-                    let key = ((polys as u128) << k, k, range_lanes, columns, lanes, bits);
+                    let key = (cost(polys, k), k, range_lanes, columns, lanes, bits);
                     if best.is_none_or(|b| key < b) {
                         best = Some(key);
                     }
@@ -334,6 +336,19 @@ pub(crate) fn plan_with(
         num_instances,
     };
     Ok((layout, params))
+}
+
+/// Rows' worth of fixed cost per committed polynomial: what each costs the
+/// verifier (an opening, a commitment to read; bytes and gas of the EVM
+/// verifier) and the prover's per-column overheads, whatever `k`. Without
+/// it the planner would trade a halved `2^k` for more columns and lookups
+/// even in circuits of a few hundred rows, where rows cost nothing.
+const OVERHEAD_ROWS_PER_POLYNOMIAL: u128 = 1024;
+
+/// The planner's estimate of a layout's cost (prover work, with a floor per
+/// polynomial).
+fn cost(polys: usize, k: u32) -> u128 {
+    polys as u128 * ((1u128 << k) + OVERHEAD_ROWS_PER_POLYNOMIAL)
 }
 
 fn constraint_system(params: &CircuitParams) -> ConstraintSystem<Fr> {

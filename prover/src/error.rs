@@ -42,6 +42,8 @@ pub enum ProverError {
         "proof verification failed: the proof is invalid for these public instances and this key"
     )]
     Invalid,
+    #[error("proof chain: {0}")]
+    BadChain(String),
     #[error("key generation failed: {0}")]
     Keygen(String),
     #[error("cannot read or write {0}: {1}")]

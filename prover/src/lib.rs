@@ -4,7 +4,9 @@
 //! Keccak `EvmTranscript`, so a proof verifies natively here and, unchanged,
 //! in the generated Solidity verifier.
 
+pub mod accuracy;
 pub mod bundled;
+pub mod chain;
 pub mod cli;
 pub mod container;
 pub mod error;

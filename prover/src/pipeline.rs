@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use zkinfer_circuits::Layout;
 use zkinfer_gpu::Backend;
 use zkinfer_quantizer::{
-    inputs, quantize_onnx, reference::FloatReference, AccuracyReport, QuantizeOptions,
-    QuantizedModel,
+    inputs, quantize_onnx, reference::FloatReference, AccuracyReport, QuantizedModel,
 };
 
-use crate::bundled::BundledModel;
+use crate::accuracy::{self, Accuracy};
+use crate::bundled::{BundledModel, OutputKind};
 use crate::error::ProverError;
 use crate::keys::VerifyingKeyFile;
 use crate::measure::{peak_rss_bytes, reset_peak_rss};
@@ -63,7 +63,8 @@ pub struct RunFigures {
     pub prove_peak_rss: Option<u64>,
     pub verify: Duration,
     pub proof_bytes: usize,
-    pub max_abs_error: f64,
+    /// The proved output against the float model (tract) on the bundled input.
+    pub accuracy: Accuracy,
 }
 
 pub struct Run {
@@ -96,14 +97,12 @@ pub fn run_bundled(
     progress.stage("quantizing");
     let t = Instant::now();
     let samples = inputs::load_samples(&art.samples)?;
-    let opts = QuantizeOptions {
-        name: Some(bundled.name.to_string()),
-        ..QuantizeOptions::default()
-    };
-    let (model, report) = quantize_onnx(&art.onnx, &samples, &opts)?;
+    let (model, report) = quantize_onnx(&art.onnx, &samples, &bundled.quantize_options())?;
     model.save(&art.zkq)?;
     let quantize_time = t.elapsed();
 
+    // The SRS has exactly the k the planner asks for: the largest models
+    // need more rows than any fixed default.
     let layout = zkinfer_circuits::plan(&model)?;
     progress.stage(&format!("dev SRS (k = {})", layout.k));
     let srs = Srs::dev(layout.k, Some(DEMO_SRS_SEED));
@@ -129,13 +128,18 @@ pub fn run_bundled(
     let verify_time = t.elapsed();
 
     let reference = FloatReference::load(&art.onnx)?.run(&real_input)?;
-    let max_abs_error = proof
-        .output
+    let widths: Vec<usize> = model
+        .outputs
         .iter()
-        .flatten()
-        .zip(reference.iter().flatten())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+        .map(|&id| model.tensors[id].shape.last().copied().unwrap_or(1))
+        .collect();
+    let accuracy = Accuracy {
+        max_abs_error: accuracy::max_abs_error(&proof.output, &reference),
+        top1: (bundled.outputs == OutputKind::Logits)
+            .then(|| accuracy::top1_agreement(&proof.output, &reference, &widths)),
+        min_cosine: (bundled.outputs == OutputKind::Embeddings)
+            .then(|| accuracy::min_cosine(&proof.output, &reference, &widths)),
+    };
 
     let figures = RunFigures {
         model: bundled.name.to_string(),
@@ -147,7 +151,7 @@ pub fn run_bundled(
         prove_peak_rss: prove_peak,
         verify: verify_time,
         proof_bytes: proof.proof_bytes()?.len(),
-        max_abs_error,
+        accuracy,
     };
     Ok(Run {
         artifacts: art,
@@ -161,12 +165,17 @@ pub fn run_bundled(
 }
 
 /// One table row per run: the figures the issue asks the bench to print.
+/// `top-1` is the share of tokens (vectors along the last axis) whose
+/// argmax the proved logits keep; `min cos` the worst cosine similarity of
+/// a proved hidden state / embedding with the float one; "-" where the
+/// model's outputs are neither.
 pub fn print_figures(runs: &[&RunFigures], w: &mut dyn Write) -> std::io::Result<()> {
     use crate::measure::human_bytes;
     let mem = |b: Option<u64>| b.map_or("n/a".to_string(), human_bytes);
+    let name_w = runs.iter().map(|f| f.model.len()).fold(5, usize::max);
     writeln!(
         w,
-        "{:<8} {:>3} {:>6} {:>6} {:>7} {:>9} {:>10} {:>9} {:>10} {:>9} {:>8} {:>10}",
+        "{:<name_w$} {:>3} {:>6} {:>6} {:>7} {:>9} {:>10} {:>9} {:>10} {:>9} {:>8} {:>10} {:>11} {:>10}",
         "model",
         "k",
         "advice",
@@ -178,12 +187,20 @@ pub fn print_figures(runs: &[&RunFigures], w: &mut dyn Write) -> std::io::Result
         "prove mem",
         "verify ms",
         "proof B",
-        "max |err|"
+        "max |err|",
+        "top-1",
+        "min cos"
     )?;
     for f in runs {
+        let a = &f.accuracy;
+        let top1 = a
+            .top1
+            .map_or("-".to_string(), |(agree, total)| format!("{agree}/{total}"));
+        // Eight decimals: quantization noise shows up around the sixth.
+        let cos = a.min_cosine.map_or("-".to_string(), |c| format!("{c:.8}"));
         writeln!(
             w,
-            "{:<8} {:>3} {:>6} {:>6} {:>7} {:>9.2} {:>10} {:>9.2} {:>10} {:>9.1} {:>8} {:>10.2e}",
+            "{:<name_w$} {:>3} {:>6} {:>6} {:>7} {:>9.2} {:>10} {:>9.2} {:>10} {:>9.1} {:>8} {:>10.2e} {:>11} {:>10}",
             f.model,
             f.layout.k,
             f.layout.advice_columns,
@@ -195,7 +212,9 @@ pub fn print_figures(runs: &[&RunFigures], w: &mut dyn Write) -> std::io::Result
             mem(f.prove_peak_rss),
             f.verify.as_secs_f64() * 1e3,
             f.proof_bytes,
-            f.max_abs_error
+            a.max_abs_error,
+            top1,
+            cos
         )?;
     }
     Ok(())

@@ -37,9 +37,9 @@ fn proved_output_is_close_to_the_float_model() {
     // tests bound the error; here the proved output must be the same
     // quantized output, so the same bound holds.
     assert!(
-        run.figures.max_abs_error < 0.05,
+        run.figures.accuracy.max_abs_error < 0.05,
         "max abs error {}",
-        run.figures.max_abs_error
+        run.figures.accuracy.max_abs_error
     );
 }
 

@@ -1,4 +1,4 @@
-use crate::bundled;
+use crate::bundled::{self, BundledModel};
 use crate::pipeline::{print_figures, run_bundled};
 use crate::progress::Progress;
 use clap::Args as ClapArgs;
@@ -8,8 +8,13 @@ use super::CliResult;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Bundled models to run (default: all).
-    #[arg(long)]
+    /// Bundled models to run: names (repeat the option or separate them
+    /// with commas) or `all`. Default: the dense models (mlp, mnist_mlp:
+    /// seconds) and one transformer block (gpt2_block: about a minute, under
+    /// 1 GiB, on 2 cores); the larger transformers gpt2_2layer and bert_tiny
+    /// (1-2 minutes and up to ~2 GiB each) run only when named or with
+    /// `all`. `--list` shows them all.
+    #[arg(long, value_delimiter = ',')]
     model: Vec<String>,
     /// List the bundled models and exit.
     #[arg(long)]
@@ -22,19 +27,22 @@ pub struct Args {
 pub fn run(a: Args) -> CliResult {
     if a.list {
         for m in bundled::ALL {
-            println!("{:<10} {}", m.name, m.description);
+            println!(
+                "{:<12} {}-bit activations{}  {}",
+                m.name,
+                m.activation_bits,
+                if m.in_default_bench {
+                    ", default"
+                } else {
+                    "         "
+                },
+                m.description
+            );
         }
         return Ok(0);
     }
     let backend = Backend::select(a.backend.parse::<BackendChoice>()?)?;
-    let models: Vec<_> = if a.model.is_empty() {
-        bundled::ALL.iter().collect()
-    } else {
-        a.model
-            .iter()
-            .map(|n| bundled::by_name(n).ok_or_else(|| format!("no bundled model '{n}'")))
-            .collect::<Result<_, _>>()?
-    };
+    let models = selected(&a.model)?;
     let tmp = tempfile::tempdir()?;
     let mut figures = Vec::new();
     for m in models {
@@ -46,4 +54,60 @@ pub fn run(a: Args) -> CliResult {
     println!("backend: {backend}; dev SRS; times are wall clock on this machine");
     print_figures(&figures.iter().collect::<Vec<_>>(), &mut std::io::stdout())?;
     Ok(0)
+}
+
+/// The models `--model` names, in bundle order for `all` or the default.
+fn selected(names: &[String]) -> Result<Vec<&'static BundledModel>, String> {
+    if names.is_empty() {
+        return Ok(bundled::default_bench().collect());
+    }
+    if names.iter().any(|n| n == "all") {
+        return Ok(bundled::ALL.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            bundled::by_name(n).ok_or_else(|| {
+                let known: Vec<&str> = bundled::ALL.iter().map(|m| m.name).collect();
+                format!(
+                    "no bundled model '{n}' (bundled: {}, or all)",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(args: &[&str]) -> Result<Vec<&'static str>, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        selected(&args).map(|v| v.iter().map(|m| m.name).collect())
+    }
+
+    #[test]
+    fn the_default_is_the_fast_models_and_one_transformer_block() {
+        assert_eq!(names(&[]).unwrap(), ["mlp", "mnist_mlp", "gpt2_block"]);
+        assert_eq!(names(&["all"]).unwrap().len(), bundled::ALL.len());
+        assert_eq!(names(&["bert_tiny", "mlp"]).unwrap(), ["bert_tiny", "mlp"]);
+        assert!(names(&["gpt3"]).unwrap_err().contains("gpt2_2layer"));
+    }
+
+    #[test]
+    fn transformers_quantize_at_20_bits() {
+        for m in [
+            &bundled::GPT2_BLOCK,
+            &bundled::GPT2_2LAYER,
+            &bundled::BERT_TINY,
+        ] {
+            let opts = m.quantize_options();
+            assert_eq!(
+                (opts.activation_bits, opts.name.as_deref()),
+                (20, Some(m.name))
+            );
+        }
+        assert_eq!(bundled::MLP.quantize_options().activation_bits, 16);
+    }
 }

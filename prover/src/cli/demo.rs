@@ -18,7 +18,8 @@ pub struct Args {
     /// Where to write the demo's files (model, keys, proof).
     #[arg(long, default_value = "zkinfer-demo")]
     dir: PathBuf,
-    /// Which bundled model (see `zkinfer bench --list`).
+    /// Which bundled model (see `zkinfer bench --list`; the transformers
+    /// gpt2_block, gpt2_2layer and bert_tiny take a minute or more).
     #[arg(long, default_value = "mlp")]
     model: String,
     /// auto, cpu or cuda.

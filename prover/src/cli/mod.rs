@@ -2,6 +2,7 @@
 //! error is a message, never a panic.
 
 mod bench;
+mod chain;
 mod demo;
 mod prove;
 mod quantize;
@@ -49,6 +50,16 @@ enum Command {
     Demo(demo::Args),
     /// Measure setup, prove and verify on the bundled models and print the figures.
     Bench(bench::Args),
+    /// Cut a .zkq into consecutive parts proved separately (models too large for one circuit).
+    ///
+    /// Prints each part's circuit size and estimated setup memory and time.
+    /// The parts are bound to each other by their public values: `zkinfer
+    /// chain verify` checks every part's proof and that each part's inputs
+    /// are exactly the outputs of the part that produced them.
+    Split(chain::SplitArgs),
+    /// Set up, prove and verify a model cut by `zkinfer split`, part by part.
+    #[command(subcommand)]
+    Chain(chain::Command),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -60,6 +71,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Verify(a) => verify::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Split(a) => chain::split(a),
+        Command::Chain(c) => chain::run(c),
     }
 }
 

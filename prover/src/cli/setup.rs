@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
-use crate::setup::{estimated_memory_bytes, setup, write_keys};
+use crate::setup::{estimated_memory_bytes, estimated_seconds, setup, write_keys};
 use crate::srs::{insecure_warning, Srs};
 use clap::Args as ClapArgs;
 use zkinfer_circuits::plan;
@@ -27,8 +27,9 @@ pub fn run(a: Args) -> CliResult {
     let layout = plan(&model)?;
     println!("model {} (id {})", model.name, &model.id()[..16]);
     println!("{layout}");
+    let (setup_s, prove_s) = estimated_seconds(&layout);
     println!(
-        "estimated peak memory for setup: ~{}",
+        "estimated: setup ~{} peak memory, ~{setup_s:.0} s; prove ~{prove_s:.0} s (2 cores)",
         human_bytes(estimated_memory_bytes(&layout))
     );
     let srs = Srs::load(&a.srs)?;
