@@ -105,17 +105,7 @@ impl PointwiseTable {
 
     pub fn eval(&self, x: i64) -> i64 {
         let (i, _) = self.index(x);
-        let saturate = |s: Saturation| match s {
-            Saturation::Const(c) => c,
-            Saturation::Identity => x,
-        };
-        if i < self.lo {
-            saturate(self.below)
-        } else if i > self.hi {
-            saturate(self.above)
-        } else {
-            self.values[(i - self.lo) as usize]
-        }
+        saturating_lookup(x, i, self.lo, [self.below, self.above], &self.values)
     }
 
     pub fn len(&self) -> usize {
@@ -131,6 +121,23 @@ impl PointwiseTable {
         self.lo <= self.hi
             && self.in_shift < 40
             && self.values.len() as i64 == self.hi - self.lo + 1
+    }
+}
+
+/// The output of a table holding `values` for indices `lo..`, for input `x`
+/// at index `i`: the value, or the saturation `sides[0]` below / `sides[1]`
+/// above. Shared by every table that evaluates like a [`PointwiseTable`].
+pub fn saturating_lookup(x: i64, i: i64, lo: i64, sides: [Saturation; 2], values: &[i64]) -> i64 {
+    let saturate = |s: Saturation| match s {
+        Saturation::Const(c) => c,
+        Saturation::Identity => x,
+    };
+    match usize::try_from(i - lo) {
+        Err(_) => saturate(sides[0]),
+        Ok(at) => values
+            .get(at)
+            .copied()
+            .unwrap_or_else(|| saturate(sides[1])),
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`crate::chips::gather`]). The chip proves `y = eval(x)` for either; only
 //! the name in error messages tells them apart.
 
+use zkinfer_quantizer::nonlinear::table::saturating_lookup;
 use zkinfer_quantizer::nonlinear::{PointwiseTable, Saturation};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,17 +62,7 @@ impl LookupTable {
     /// [`PointwiseTable::eval`] computes for a nonlinearity).
     pub fn eval(&self, x: i64) -> i64 {
         let (i, _) = self.index(x);
-        let saturate = |s: Saturation| match s {
-            Saturation::Const(c) => c,
-            Saturation::Identity => x,
-        };
-        if i < self.lo {
-            saturate(self.below)
-        } else if i > self.hi {
-            saturate(self.above)
-        } else {
-            self.values[(i - self.lo) as usize]
-        }
+        saturating_lookup(x, i, self.lo, [self.below, self.above], &self.values)
     }
 
     pub fn len(&self) -> usize {
