@@ -15,6 +15,7 @@
 pub mod calibrate;
 pub mod error;
 pub mod error_bound;
+pub mod excursions;
 pub mod fixed;
 pub mod float_graph;
 pub mod hf;

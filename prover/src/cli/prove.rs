@@ -8,7 +8,8 @@ use crate::report::print_outputs;
 use crate::srs::insecure_warning;
 use clap::Args as ClapArgs;
 use zkinfer_gpu::{Backend, BackendChoice};
-use zkinfer_quantizer::{inputs, reference::FloatReference, QuantizedModel};
+use zkinfer_quantizer::excursions::table_excursions;
+use zkinfer_quantizer::{infer, inputs, reference::FloatReference, QuantizedModel};
 
 use super::CliResult;
 
@@ -39,6 +40,11 @@ pub fn run(a: Args) -> CliResult {
     let real_inputs = inputs::load_input(&a.input)?;
     // Out-of-range inputs are reported here, naming the tensor, before any proving.
     let q_inputs = inputs::quantize_inputs(&model, &real_inputs)?;
+    // Lookup inputs beyond their tables, before any proving (see `excursions`).
+    let trace = infer::run(&model, &q_inputs)?;
+    for e in table_excursions(&model, &trace) {
+        eprintln!("note: {e}");
+    }
     let reference = match &a.onnx {
         Some(p) => Some(FloatReference::load(p)?.run(&real_inputs)?),
         None => None,
