@@ -169,6 +169,56 @@ pub fn part_inputs(
         .collect())
 }
 
+/// The manifest's links must be the only ones its parts allow: a part input
+/// is a model input exactly when the whole model lists it as one, and
+/// otherwise comes from an earlier part that outputs it. (Without this, a
+/// forged manifest could call a link a model input and skip its check.)
+fn check_structure(manifest: &ChainManifest) -> Result<(), ProverError> {
+    let is_model_input = |t: TensorId| manifest.model_inputs.iter().any(|m| m.tensor == t);
+    for (i, part) in manifest.parts.iter().enumerate() {
+        for (t, from) in &part.inputs {
+            let ok = match from {
+                None => is_model_input(t.tensor),
+                Some(p) => {
+                    *p < i
+                        && !is_model_input(t.tensor)
+                        && manifest.parts[*p]
+                            .outputs
+                            .iter()
+                            .any(|o| o.tensor == t.tensor)
+                }
+            };
+            if !ok {
+                return Err(ProverError::BadChain(format!(
+                    "part {i}'s input '{}' is linked to {from:?}, which the manifest's own \
+                     structure does not allow",
+                    t.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `manifest` is the split of `model` into its number of parts:
+/// the same whole-model id and the same part model ids, recomputed.
+pub fn check_split_of(manifest: &ChainManifest, model: &QuantizedModel) -> Result<(), ProverError> {
+    let parts = split(model, manifest.parts.len())?;
+    let same = model.id() == manifest.model_id
+        && parts
+            .iter()
+            .zip(&manifest.parts)
+            .all(|(p, e)| p.model.id() == e.model_id);
+    if !same {
+        return Err(ProverError::BadChain(format!(
+            "split.json is not the split of model {} into {} parts",
+            &model.id()[..16],
+            manifest.parts.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Where each tensor's values sit among a part proof's instances.
 fn segments<'a>(
     refs: impl Iterator<Item = &'a TensorRef>,
@@ -209,6 +259,7 @@ pub fn verify_chain(
         verify(&key.view(), &proofs[i])
             .map_err(|e| ProverError::BadChain(format!("part {i}: {e}")))?;
     }
+    check_structure(manifest)?;
     // Every (tensor, producing part or model input) has one set of values.
     let mut seen: Vec<(TensorId, Option<usize>, &[String])> = Vec::new();
     for (i, part) in manifest.parts.iter().enumerate() {

@@ -56,7 +56,13 @@ fn a_split_model_proves_as_a_chain_and_a_foreign_part_breaks_it() {
         ])
     };
     prove(&input);
-    step(&["chain", "verify", path_str(&split)]);
+    step(&[
+        "chain",
+        "verify",
+        path_str(&split),
+        "--model",
+        path_str(&zkq),
+    ]);
 
     // Keep part 1's proof, re-prove the chain on another input: part 0's
     // new proof and the old part 1 proof are each valid, but not one

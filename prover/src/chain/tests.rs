@@ -108,3 +108,18 @@ fn keys_or_proofs_out_of_place_are_rejected() {
     assert!(verify_chain(&p.manifest, &keys, &p.proofs).is_err());
     assert!(verify_chain(&p.manifest, &keys[..1], &p.proofs[..1]).is_err());
 }
+
+#[test]
+fn a_manifest_that_unlinks_a_part_is_rejected() {
+    let mut p = prove_chain(vec![5, -7, 2, 40]);
+    check_split_of(&p.manifest, &model()).unwrap();
+    // Calling part 2's inputs model inputs would skip their link to part 1.
+    for (_, from) in &mut p.manifest.parts[1].inputs {
+        *from = None;
+    }
+    let err = verify_chain(&p.manifest, &p.keys, &p.proofs).unwrap_err();
+    assert!(err.to_string().contains("does not allow"), "{err}");
+    let mut other = model();
+    other.name = "another".into();
+    assert!(check_split_of(&p.manifest, &other).is_err());
+}

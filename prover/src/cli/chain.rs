@@ -8,7 +8,7 @@ use zkinfer_circuits::plan;
 use zkinfer_gpu::{Backend, BackendChoice};
 use zkinfer_quantizer::{inputs, QuantizedModel};
 
-use crate::chain::{part_inputs, verify_chain, write_split, ChainManifest};
+use crate::chain::{check_split_of, part_inputs, verify_chain, write_split, ChainManifest};
 use crate::keys::{ProvingKeyFile, VerifyingKeyFile};
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
@@ -110,6 +110,10 @@ pub struct ProveArgs {
 pub struct VerifyArgs {
     /// The directory `zkinfer split` wrote, with the keys and proofs.
     dir: PathBuf,
+    /// The whole model (.zkq): also check that the parts are its split,
+    /// recomputed (otherwise the manifest's part ids are trusted).
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 pub fn run(c: Command) -> CliResult {
@@ -193,6 +197,9 @@ fn chain_prove(a: ProveArgs) -> CliResult {
 
 fn chain_verify(a: VerifyArgs) -> CliResult {
     let manifest = ChainManifest::load(&a.dir)?;
+    if let Some(path) = &a.model {
+        check_split_of(&manifest, &QuantizedModel::load(path)?)?;
+    }
     let n = manifest.parts.len();
     let keys = (0..n)
         .map(|i| VerifyingKeyFile::load(&ChainManifest::part_keys(&a.dir, i).join("vk")))
