@@ -46,6 +46,8 @@ pub enum ProverError {
     BadChain(String),
     #[error("key generation failed: {0}")]
     Keygen(String),
+    #[error("EVM: {0}")]
+    Evm(String),
     #[error("cannot read or write {0}: {1}")]
     Io(String, #[source] std::io::Error),
 }

@@ -8,6 +8,7 @@ mod cli_errors;
 mod common;
 mod hf;
 mod multi_token;
+mod node;
 mod pinned;
 mod pipeline;
 mod ptau;

@@ -1,6 +1,13 @@
-//! Solidity verifier generation and the royalty contracts.
-//!
-//! Not built yet: this crate is reserved by the workspace layout for the
-//! on-chain issue (verifier generation with snark-verifier, solc-js, revm).
-//! Proofs made today already use the EVM (Keccak) transcript that the
-//! generated verifier will replay.
+//! On-chain side of zkinfer: the Solidity verifier of a model's verifying
+//! key, the royalty market contracts, their compilation with solc-js, and an
+//! embedded EVM (revm) that deploys and calls them without a node.
+
+pub mod evm;
+pub mod solc;
+pub mod verifier;
+pub mod market;
+pub mod rpc;
+#[cfg(test)] mod market_tests;
+
+pub use alloy_sol_types;
+pub use revm::primitives::{Address, U256};

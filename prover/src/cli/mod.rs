@@ -4,6 +4,8 @@
 mod bench;
 mod chain;
 mod demo;
+mod evm;
+mod market;
 mod prove;
 mod quantize;
 mod setup;
@@ -60,6 +62,12 @@ enum Command {
     /// Set up, prove and verify a model cut by `zkinfer split`, part by part.
     #[command(subcommand)]
     Chain(chain::Command),
+    /// The model's Solidity verifier, and proofs checked by it in an embedded EVM (revm).
+    #[command(subcommand)]
+    Evm(evm::Command),
+    /// The royalty market on a real node over JSON-RPC (alloy): deploy, register, request, fulfill, withdraw, refund, output.
+    #[command(subcommand)]
+    Market(market::Command),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -73,6 +81,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Bench(a) => bench::run(a),
         Command::Split(a) => chain::split(a),
         Command::Chain(c) => chain::run(c),
+        Command::Evm(c) => evm::run(c),
+        Command::Market(c) => market::run(c),
     }
 }
 

@@ -1,0 +1,108 @@
+//! A model's verifier contract and proof checks in the embedded EVM:
+//! `zkinfer evm verifier`, `zkinfer evm verify`, the demo and the bench.
+
+use zkinfer_verifier_contract::evm::{Deployed, Evm, MAX_CODE_SIZE};
+use zkinfer_verifier_contract::solc::Compiled;
+use zkinfer_verifier_contract::verifier::{calldata, compile_verifier, verifier_solidity};
+use zkinfer_verifier_contract::{Address, U256};
+
+use crate::error::ProverError;
+use crate::keys::VerifyingKeyFile;
+use crate::proof_file::ProofFile;
+
+/// Who deploys contracts in the embedded EVM (any address works there).
+pub const DEPLOYER: Address = Address::repeat_byte(0xde);
+
+/// A verifier contract for one vk: its Solidity and its compiled code.
+pub struct EvmVerifier {
+    pub vk_id: String,
+    pub num_instances: usize,
+    pub source: String,
+    pub compiled: Compiled,
+}
+
+impl EvmVerifier {
+    /// Generates and compiles the verifier of `vk` (seconds: solc-js runs
+    /// on a few hundred KB of generated Yul).
+    pub fn build(vk: &VerifyingKeyFile) -> Result<Self, ProverError> {
+        let num_instances = vk.header.num_instances;
+        let source = verifier_solidity(&vk.params, &vk.vk, num_instances);
+        let compiled = compile_verifier(&source).map_err(|e| ProverError::Evm(e.to_string()))?;
+        Ok(EvmVerifier {
+            vk_id: vk.header.vk_id.clone(),
+            num_instances,
+            source,
+            compiled,
+        })
+    }
+
+    /// Runtime code size: what EIP-170 limits.
+    pub fn runtime_size(&self) -> usize {
+        self.compiled.runtime.len()
+    }
+
+    pub fn fits_eip170(&self) -> bool {
+        self.runtime_size() <= MAX_CODE_SIZE
+    }
+
+    /// Deploys it; an error if the chain refuses it (over EIP-170).
+    pub fn deploy(&self, evm: &mut Evm) -> Result<Deployed, ProverError> {
+        evm.deploy(DEPLOYER, self.compiled.bytecode.clone())
+            .map_err(|e| ProverError::Evm(format!("deploying the verifier of vk {}: {e}", short(&self.vk_id))))
+    }
+}
+
+/// The outcome of calling a deployed verifier with one proof file.
+#[derive(Clone, Copy, Debug)]
+pub struct EvmCheck {
+    pub accepted: bool,
+    /// Gas of the whole transaction (21,000 base and calldata included).
+    pub gas_used: u64,
+}
+
+/// The proof's instances as EVM words and its proof bytes; errors for a
+/// malformed file (bad hex, a value outside the field).
+pub fn proof_calldata(proof: &ProofFile) -> Result<(Vec<U256>, Vec<u8>), ProverError> {
+    let instances = proof.instance_values()?;
+    let bytes = proof.proof_bytes()?;
+    let words = instances
+        .iter()
+        .map(|x| U256::from_be_bytes(zkinfer_verifier_contract::verifier::fr_to_be_bytes(x)))
+        .collect();
+    Ok((words, bytes))
+}
+
+/// Sends `proof` to the verifier at `verifier` as a transaction.
+pub fn call_verifier(evm: &mut Evm, verifier: Address, proof: &ProofFile) -> Result<EvmCheck, ProverError> {
+    let instances = proof.instance_values()?;
+    let bytes = proof.proof_bytes()?;
+    let data = calldata(&instances, &bytes);
+    let out = evm
+        .transact(DEPLOYER, verifier, U256::ZERO, data)
+        .map_err(|e| ProverError::Evm(e.to_string()))?;
+    Ok(EvmCheck {
+        accepted: out.success,
+        gas_used: out.gas_used,
+    })
+}
+
+/// Refuses a proof made for another key before spending gas on it.
+pub fn check_proof_matches(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<(), ProverError> {
+    if proof.vk_id != vk.header.vk_id {
+        return Err(ProverError::WrongKey {
+            proof_vk: proof.vk_id.clone(),
+            key_vk: vk.header.vk_id.clone(),
+        });
+    }
+    if proof.instances.len() != vk.header.num_instances {
+        return Err(ProverError::InstanceCount {
+            got: proof.instances.len(),
+            expected: vk.header.num_instances,
+        });
+    }
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(16)]
+}

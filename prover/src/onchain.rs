@@ -1,0 +1,195 @@
+//! The on-chain path of one proof in the embedded EVM: the model's verifier
+//! checks it (and rejects tampered copies), then the royalty market records
+//! the output and releases the fee. `zkinfer demo` prints this; the tests
+//! assert on it; `zkinfer bench` reports its gas.
+
+use zkinfer_verifier_contract::evm::{Deployed, Evm, EvmError, Outcome};
+use zkinfer_verifier_contract::market::{self, compile_market, input_commitment, Market, Registration};
+use zkinfer_verifier_contract::{Address, U256};
+
+use crate::error::ProverError;
+use crate::evm::{call_verifier, proof_calldata, EvmVerifier, DEPLOYER};
+use crate::keys::VerifyingKeyFile;
+use crate::proof_file::ProofFile;
+use crate::tamper;
+
+pub const CREATOR: Address = Address::repeat_byte(0xc1);
+pub const CONSUMER: Address = Address::repeat_byte(0xc2);
+pub const PROVER: Address = Address::repeat_byte(0xc3);
+
+/// The demo's market terms: 0.01 ETH per inference, 80% to the creator.
+pub const DEMO_FEE_WEI: u128 = 10_000_000_000_000_000;
+pub const DEMO_ROYALTY_BPS: u16 = 8_000;
+
+/// Gas and sizes of every step.
+#[derive(Clone, Debug, Default)]
+pub struct OnchainFigures {
+    pub verifier_runtime_bytes: usize,
+    pub verifier_deploy_gas: u64,
+    /// A direct call of the verifier with a valid proof (whole transaction).
+    pub verify_gas: u64,
+    pub market_runtime_bytes: usize,
+    pub market_deploy_gas: u64,
+    pub register_gas: u64,
+    pub request_gas: u64,
+    /// `fulfill`: input check, the verifier call, recording the output, credits.
+    pub fulfill_gas: u64,
+    pub withdraw_gas: u64,
+}
+
+/// One soundness check run in the EVM: what was sent and whether it was refused.
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    /// "verifier" (the contract called directly) or "market" (a fulfilment).
+    pub contract: &'static str,
+    pub what: &'static str,
+    pub rejected: bool,
+    /// Why, as the contract said it.
+    pub reason: String,
+}
+
+pub struct OnchainRun {
+    pub figures: OnchainFigures,
+    pub rejections: Vec<Rejection>,
+    /// The output the market recorded, as signed fixed-point integers.
+    pub recorded_output: Vec<i128>,
+    /// ETH the creator and the prover withdrew.
+    pub creator_paid: U256,
+    pub prover_paid: U256,
+}
+
+impl OnchainRun {
+    pub fn all_rejected(&self) -> bool {
+        self.rejections.iter().all(|r| r.rejected)
+    }
+}
+
+fn evm_err(e: EvmError) -> ProverError {
+    ProverError::Evm(e.to_string())
+}
+
+fn must(step: &str, out: Outcome) -> Result<Outcome, ProverError> {
+    if out.success {
+        Ok(out)
+    } else {
+        Err(ProverError::Evm(format!("{step} failed: {}", market::failure_reason(&out))))
+    }
+}
+
+/// Deploys the verifier of `vk` and the market, and runs one paid inference
+/// for `proof` through them, with the tampered proofs the market must refuse.
+pub fn run_market_flow(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<OnchainRun, ProverError> {
+    crate::evm::check_proof_matches(vk, proof)?;
+    let (instances, proof_bytes) = proof_calldata(proof)?;
+    let mut evm = Evm::new();
+    let fee = U256::from(DEMO_FEE_WEI);
+    for who in [CREATOR, CONSUMER, PROVER, DEPLOYER] {
+        evm.fund(who, U256::from(10u128.pow(20)));
+    }
+    let mut fig = OnchainFigures::default();
+    let mut rejections = Vec::new();
+
+    let verifier = EvmVerifier::build(vk)?;
+    let Deployed { address: verifier_at, gas_used, runtime_size } = verifier.deploy(&mut evm)?;
+    fig.verifier_runtime_bytes = runtime_size;
+    fig.verifier_deploy_gas = gas_used;
+    let valid = call_verifier(&mut evm, verifier_at, proof)?;
+    if !valid.accepted {
+        return Err(ProverError::Evm(
+            "the verifier contract rejected a proof that verifies natively".into(),
+        ));
+    }
+    fig.verify_gas = valid.gas_used;
+    for (what, bad) in tampered(proof) {
+        let check = call_verifier(&mut evm, verifier_at, &bad)?;
+        rejections.push(Rejection {
+            contract: "verifier",
+            what,
+            rejected: !check.accepted,
+            reason: "verifier reverted".into(),
+        });
+    }
+
+    let compiled = compile_market().map_err(|e| ProverError::Evm(e.to_string()))?;
+    let (m, deployed) = Market::deploy(&mut evm, DEPLOYER, &compiled).map_err(evm_err)?;
+    fig.market_runtime_bytes = deployed.runtime_size;
+    fig.market_deploy_gas = deployed.gas_used;
+
+    let model_id = model_id_bytes(&vk.header.model_id)?;
+    let num_inputs = proof.num_inputs;
+    let registration = Registration {
+        model_id,
+        verifier: verifier_at,
+        fee,
+        royalty_bps: DEMO_ROYALTY_BPS,
+        payout: CREATOR,
+        num_inputs: num_inputs as u32,
+        num_outputs: proof.num_outputs as u32,
+        contributors: vec![],
+    };
+    fig.register_gas = must("register", m.register(&mut evm, CREATOR, &registration).map_err(evm_err)?)?.gas_used;
+
+    let commitment = input_commitment(&instances[..num_inputs]);
+    let deadline = evm.timestamp() + 3_600;
+    let (out, id) = m.request(&mut evm, CONSUMER, model_id, commitment, deadline, fee).map_err(evm_err)?;
+    fig.request_gas = must("request", out)?.gas_used;
+    let id = id.ok_or_else(|| ProverError::Evm("request returned no id".into()))?;
+
+    // Refused fulfilments first: none may move money or close the request.
+    let escrow = evm.balance(m.address);
+    for (what, bad) in tampered(proof) {
+        let (bad_instances, bad_bytes) = proof_calldata(&bad)?;
+        let out = m.fulfill(&mut evm, PROVER, id, &bad_instances, &bad_bytes).map_err(evm_err)?;
+        rejections.push(Rejection {
+            contract: "market",
+            what,
+            rejected: !out.success && evm.balance(m.address) == escrow,
+            reason: market::failure_reason(&out),
+        });
+    }
+
+    let out = m.fulfill(&mut evm, PROVER, id, &instances, &proof_bytes).map_err(evm_err)?;
+    fig.fulfill_gas = must("fulfill", out)?.gas_used;
+    let replay = m.fulfill(&mut evm, PROVER, id, &instances, &proof_bytes).map_err(evm_err)?;
+    rejections.push(Rejection {
+        contract: "market",
+        what: "the same proof replayed",
+        rejected: !replay.success,
+        reason: market::failure_reason(&replay),
+    });
+
+    let recorded_output = m
+        .signed_output_of(&mut evm, id)
+        .map_err(evm_err)?
+        .ok_or_else(|| ProverError::Evm("the fulfilled request has no recorded output".into()))?;
+
+    let before = (evm.balance(CREATOR), evm.balance(PROVER));
+    fig.withdraw_gas = must("withdraw", m.withdraw(&mut evm, CREATOR).map_err(evm_err)?)?.gas_used;
+    must("withdraw", m.withdraw(&mut evm, PROVER).map_err(evm_err)?)?;
+    let creator_paid = evm.balance(CREATOR) - before.0;
+    let prover_paid = evm.balance(PROVER) - before.1;
+    Ok(OnchainRun {
+        figures: fig,
+        rejections,
+        recorded_output,
+        creator_paid,
+        prover_paid,
+    })
+}
+
+fn tampered(proof: &ProofFile) -> [(&'static str, ProofFile); 3] {
+    [
+        ("one proof byte flipped", tamper::flip_proof_byte(proof)),
+        ("a public input changed", tamper::change_input(proof)),
+        ("a public output changed", tamper::change_output(proof)),
+    ]
+}
+
+/// The 32 bytes of a hex model id (SHA-256 of the .zkq).
+pub fn model_id_bytes(hex_id: &str) -> Result<[u8; 32], ProverError> {
+    let bytes = hex::decode(hex_id.trim_start_matches("0x"))
+        .map_err(|e| ProverError::BadKey(format!("model id '{hex_id}' is not hex: {e}")))?;
+    bytes
+        .try_into()
+        .map_err(|_| ProverError::BadKey(format!("model id '{hex_id}' is not 32 bytes")))
+}
