@@ -169,7 +169,8 @@ impl Market {
 
     /// What `who` may withdraw.
     pub fn balance_of(&self, evm: &mut Evm, who: Address) -> Result<U256, EvmError> {
-        let out = evm.call(who, self.address, abi::balanceOfCall { account: who }.abi_encode())?;
+        // A view is sent from the zero address: `who` may be a contract, which EIP-3607 forbids as a sender.
+        let out = evm.call(Address::ZERO, self.address, abi::balanceOfCall { account: who }.abi_encode())?;
         decode_view::<abi::balanceOfCall>(&out)
     }
 
