@@ -48,7 +48,12 @@ impl EvmVerifier {
     /// Deploys it; an error if the chain refuses it (over EIP-170).
     pub fn deploy(&self, evm: &mut Evm) -> Result<Deployed, ProverError> {
         evm.deploy(DEPLOYER, self.compiled.bytecode.clone())
-            .map_err(|e| ProverError::Evm(format!("deploying the verifier of vk {}: {e}", short(&self.vk_id))))
+            .map_err(|e| {
+                ProverError::Evm(format!(
+                    "deploying the verifier of vk {}: {e}",
+                    short(&self.vk_id)
+                ))
+            })
     }
 }
 
@@ -73,7 +78,11 @@ pub fn proof_calldata(proof: &ProofFile) -> Result<(Vec<U256>, Vec<u8>), ProverE
 }
 
 /// Sends `proof` to the verifier at `verifier` as a transaction.
-pub fn call_verifier(evm: &mut Evm, verifier: Address, proof: &ProofFile) -> Result<EvmCheck, ProverError> {
+pub fn call_verifier(
+    evm: &mut Evm,
+    verifier: Address,
+    proof: &ProofFile,
+) -> Result<EvmCheck, ProverError> {
     let instances = proof.instance_values()?;
     let bytes = proof.proof_bytes()?;
     let data = calldata(&instances, &bytes);

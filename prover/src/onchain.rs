@@ -4,7 +4,9 @@
 //! assert on it; `zkinfer bench` reports its gas.
 
 use zkinfer_verifier_contract::evm::{Deployed, Evm, EvmError, Outcome};
-use zkinfer_verifier_contract::market::{self, compile_market, input_commitment, Market, Registration};
+use zkinfer_verifier_contract::market::{
+    self, compile_market, input_commitment, Market, Registration,
+};
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::error::ProverError;
@@ -72,13 +74,19 @@ fn must(step: &str, out: Outcome) -> Result<Outcome, ProverError> {
     if out.success {
         Ok(out)
     } else {
-        Err(ProverError::Evm(format!("{step} failed: {}", market::failure_reason(&out))))
+        Err(ProverError::Evm(format!(
+            "{step} failed: {}",
+            market::failure_reason(&out)
+        )))
     }
 }
 
 /// Deploys the verifier of `vk` and the market, and runs one paid inference
 /// for `proof` through them, with the tampered proofs the market must refuse.
-pub fn run_market_flow(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<OnchainRun, ProverError> {
+pub fn run_market_flow(
+    vk: &VerifyingKeyFile,
+    proof: &ProofFile,
+) -> Result<OnchainRun, ProverError> {
     crate::evm::check_proof_matches(vk, proof)?;
     let (instances, proof_bytes) = proof_calldata(proof)?;
     let mut evm = Evm::new();
@@ -90,7 +98,11 @@ pub fn run_market_flow(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<Oncha
     let mut rejections = Vec::new();
 
     let verifier = EvmVerifier::build(vk)?;
-    let Deployed { address: verifier_at, gas_used, runtime_size } = verifier.deploy(&mut evm)?;
+    let Deployed {
+        address: verifier_at,
+        gas_used,
+        runtime_size,
+    } = verifier.deploy(&mut evm)?;
     fig.verifier_runtime_bytes = runtime_size;
     fig.verifier_deploy_gas = gas_used;
     let valid = call_verifier(&mut evm, verifier_at, proof)?;
@@ -127,11 +139,18 @@ pub fn run_market_flow(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<Oncha
         num_outputs: proof.num_outputs as u32,
         contributors: vec![],
     };
-    fig.register_gas = must("register", m.register(&mut evm, CREATOR, &registration).map_err(evm_err)?)?.gas_used;
+    fig.register_gas = must(
+        "register",
+        m.register(&mut evm, CREATOR, &registration)
+            .map_err(evm_err)?,
+    )?
+    .gas_used;
 
     let commitment = input_commitment(&instances[..num_inputs]);
     let deadline = evm.timestamp() + 3_600;
-    let (out, id) = m.request(&mut evm, CONSUMER, model_id, commitment, deadline, fee).map_err(evm_err)?;
+    let (out, id) = m
+        .request(&mut evm, CONSUMER, model_id, commitment, deadline, fee)
+        .map_err(evm_err)?;
     fig.request_gas = must("request", out)?.gas_used;
     let id = id.ok_or_else(|| ProverError::Evm("request returned no id".into()))?;
 
@@ -139,7 +158,9 @@ pub fn run_market_flow(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<Oncha
     let escrow = evm.balance(m.address);
     for (what, bad) in tampered(proof) {
         let (bad_instances, bad_bytes) = proof_calldata(&bad)?;
-        let out = m.fulfill(&mut evm, PROVER, id, &bad_instances, &bad_bytes).map_err(evm_err)?;
+        let out = m
+            .fulfill(&mut evm, PROVER, id, &bad_instances, &bad_bytes)
+            .map_err(evm_err)?;
         rejections.push(Rejection {
             contract: "market",
             what,
@@ -148,9 +169,13 @@ pub fn run_market_flow(vk: &VerifyingKeyFile, proof: &ProofFile) -> Result<Oncha
         });
     }
 
-    let out = m.fulfill(&mut evm, PROVER, id, &instances, &proof_bytes).map_err(evm_err)?;
+    let out = m
+        .fulfill(&mut evm, PROVER, id, &instances, &proof_bytes)
+        .map_err(evm_err)?;
     fig.fulfill_gas = must("fulfill", out)?.gas_used;
-    let replay = m.fulfill(&mut evm, PROVER, id, &instances, &proof_bytes).map_err(evm_err)?;
+    let replay = m
+        .fulfill(&mut evm, PROVER, id, &instances, &proof_bytes)
+        .map_err(evm_err)?;
     rejections.push(Rejection {
         contract: "market",
         what: "the same proof replayed",

@@ -9,6 +9,7 @@ mod common;
 mod hf;
 mod multi_token;
 mod node;
+mod onchain;
 mod pinned;
 mod pipeline;
 mod ptau;

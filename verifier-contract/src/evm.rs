@@ -200,7 +200,13 @@ impl Evm {
             })
             .with_db(&mut self.db)
             .build_mainnet();
-        let nonce = evm.ctx.journaled_state.database.basic_ref(from).ok().flatten();
+        let nonce = evm
+            .ctx
+            .journaled_state
+            .database
+            .basic_ref(from)
+            .ok()
+            .flatten();
         let tx = TxEnv::builder()
             .caller(from)
             .kind(kind)

@@ -3,11 +3,12 @@
 //! embedded EVM (revm) that deploys and calls them without a node.
 
 pub mod evm;
+pub mod market;
+#[cfg(test)]
+mod market_tests;
+pub mod rpc;
 pub mod solc;
 pub mod verifier;
-pub mod market;
-pub mod rpc;
-#[cfg(test)] mod market_tests;
 
 pub use alloy_sol_types;
 pub use revm::primitives::{Address, U256};

@@ -113,12 +113,26 @@ pub struct Market {
 }
 
 impl Market {
-    pub fn deploy(evm: &mut Evm, from: Address, compiled: &Compiled) -> Result<(Market, Deployed), EvmError> {
+    pub fn deploy(
+        evm: &mut Evm,
+        from: Address,
+        compiled: &Compiled,
+    ) -> Result<(Market, Deployed), EvmError> {
         let deployed = evm.deploy(from, compiled.bytecode.clone())?;
-        Ok((Market { address: deployed.address }, deployed))
+        Ok((
+            Market {
+                address: deployed.address,
+            },
+            deployed,
+        ))
     }
 
-    pub fn register(&self, evm: &mut Evm, creator: Address, r: &Registration) -> Result<Outcome, EvmError> {
+    pub fn register(
+        &self,
+        evm: &mut Evm,
+        creator: Address,
+        r: &Registration,
+    ) -> Result<Outcome, EvmError> {
         let call = register_call(r);
         evm.transact(creator, self.address, U256::ZERO, call.abi_encode())
     }
@@ -158,25 +172,47 @@ impl Market {
         evm.transact(prover, self.address, U256::ZERO, call.abi_encode())
     }
 
-    pub fn refund(&self, evm: &mut Evm, from: Address, request_id: U256) -> Result<Outcome, EvmError> {
-        let call = abi::refundCall { requestId: request_id };
+    pub fn refund(
+        &self,
+        evm: &mut Evm,
+        from: Address,
+        request_id: U256,
+    ) -> Result<Outcome, EvmError> {
+        let call = abi::refundCall {
+            requestId: request_id,
+        };
         evm.transact(from, self.address, U256::ZERO, call.abi_encode())
     }
 
     pub fn withdraw(&self, evm: &mut Evm, who: Address) -> Result<Outcome, EvmError> {
-        evm.transact(who, self.address, U256::ZERO, abi::withdrawCall {}.abi_encode())
+        evm.transact(
+            who,
+            self.address,
+            U256::ZERO,
+            abi::withdrawCall {}.abi_encode(),
+        )
     }
 
     /// What `who` may withdraw.
     pub fn balance_of(&self, evm: &mut Evm, who: Address) -> Result<U256, EvmError> {
         // A view is sent from the zero address: `who` may be a contract, which EIP-3607 forbids as a sender.
-        let out = evm.call(Address::ZERO, self.address, abi::balanceOfCall { account: who }.abi_encode())?;
+        let out = evm.call(
+            Address::ZERO,
+            self.address,
+            abi::balanceOfCall { account: who }.abi_encode(),
+        )?;
         decode_view::<abi::balanceOfCall>(&out)
     }
 
     /// The verified output of a fulfilled request (field elements), or None.
-    pub fn output_of(&self, evm: &mut Evm, request_id: U256) -> Result<Option<Vec<U256>>, EvmError> {
-        let call = abi::outputOfCall { requestId: request_id };
+    pub fn output_of(
+        &self,
+        evm: &mut Evm,
+        request_id: U256,
+    ) -> Result<Option<Vec<U256>>, EvmError> {
+        let call = abi::outputOfCall {
+            requestId: request_id,
+        };
         let out = evm.call(Address::ZERO, self.address, call.abi_encode())?;
         if !out.success {
             return Ok(None);
@@ -185,8 +221,14 @@ impl Market {
     }
 
     /// The verified output decoded as signed integers, or None.
-    pub fn signed_output_of(&self, evm: &mut Evm, request_id: U256) -> Result<Option<Vec<i128>>, EvmError> {
-        let call = abi::signedOutputOfCall { requestId: request_id };
+    pub fn signed_output_of(
+        &self,
+        evm: &mut Evm,
+        request_id: U256,
+    ) -> Result<Option<Vec<i128>>, EvmError> {
+        let call = abi::signedOutputOfCall {
+            requestId: request_id,
+        };
         let out = evm.call(Address::ZERO, self.address, call.abi_encode())?;
         if !out.success {
             return Ok(None);
@@ -194,26 +236,56 @@ impl Market {
         let values = decode_view::<abi::signedOutputOfCall>(&out)?;
         values
             .into_iter()
-            .map(|v| i128::try_from(v).map_err(|e| EvmError::Invalid(format!("output out of range: {e}"))))
+            .map(|v| {
+                i128::try_from(v)
+                    .map_err(|e| EvmError::Invalid(format!("output out of range: {e}")))
+            })
             .collect::<Result<_, _>>()
             .map(Some)
     }
 
     /// A model's record; all zero (verifier included) if it is not registered.
-    pub fn model_of(&self, evm: &mut Evm, model_id: [u8; 32]) -> Result<abi::modelOfReturn, EvmError> {
-        self.view(evm, abi::modelOfCall { modelId: FixedBytes(model_id) })
+    pub fn model_of(
+        &self,
+        evm: &mut Evm,
+        model_id: [u8; 32],
+    ) -> Result<abi::modelOfReturn, EvmError> {
+        self.view(
+            evm,
+            abi::modelOfCall {
+                modelId: FixedBytes(model_id),
+            },
+        )
     }
 
     /// A model's contributors and their shares (basis points); empty when the
     /// whole royalty goes to its payout address.
-    pub fn contributors_of(&self, evm: &mut Evm, model_id: [u8; 32]) -> Result<Vec<(Address, u16)>, EvmError> {
-        let split = self.view(evm, abi::contributorsOfCall { modelId: FixedBytes(model_id) })?;
+    pub fn contributors_of(
+        &self,
+        evm: &mut Evm,
+        model_id: [u8; 32],
+    ) -> Result<Vec<(Address, u16)>, EvmError> {
+        let split = self.view(
+            evm,
+            abi::contributorsOfCall {
+                modelId: FixedBytes(model_id),
+            },
+        )?;
         Ok(split._0.into_iter().zip(split._1).collect())
     }
 
     /// A request's record; status 0 (None) and all zero if it does not exist.
-    pub fn request_of(&self, evm: &mut Evm, request_id: U256) -> Result<abi::requestOfReturn, EvmError> {
-        self.view(evm, abi::requestOfCall { requestId: request_id })
+    pub fn request_of(
+        &self,
+        evm: &mut Evm,
+        request_id: U256,
+    ) -> Result<abi::requestOfReturn, EvmError> {
+        self.view(
+            evm,
+            abi::requestOfCall {
+                requestId: request_id,
+            },
+        )
     }
 
     /// Number of requests so far (the latest request id).
@@ -223,7 +295,13 @@ impl Market {
 
     /// keccak256 of a fulfilled request's outputs; zero otherwise.
     pub fn output_hash_of(&self, evm: &mut Evm, request_id: U256) -> Result<[u8; 32], EvmError> {
-        self.view(evm, abi::outputHashOfCall { requestId: request_id }).map(|h| h.0)
+        self.view(
+            evm,
+            abi::outputHashOfCall {
+                requestId: request_id,
+            },
+        )
+        .map(|h| h.0)
     }
 
     fn view<C: SolCall>(&self, evm: &mut Evm, call: C) -> Result<C::Return, EvmError> {
@@ -234,9 +312,13 @@ impl Market {
 
 fn decode_view<C: SolCall>(out: &Outcome) -> Result<C::Return, EvmError> {
     if !out.success {
-        return Err(EvmError::Invalid(format!("view call failed: {}", failure_reason(out))));
+        return Err(EvmError::Invalid(format!(
+            "view call failed: {}",
+            failure_reason(out)
+        )));
     }
-    C::abi_decode_returns(&out.output).map_err(|e| EvmError::Invalid(format!("bad return data: {e}")))
+    C::abi_decode_returns(&out.output)
+        .map_err(|e| EvmError::Invalid(format!("bad return data: {e}")))
 }
 
 /// ABI calldata of `registerModel`.

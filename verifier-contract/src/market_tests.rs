@@ -84,8 +84,14 @@ fn test_contracts() -> &'static TestContracts {
     CONTRACTS.get_or_init(|| {
         let all = solc::compile(
             &[
-                ("MockVerifier.sol", include_str!("../contracts/test/MockVerifier.sol")),
-                ("ReentrantReceiver.sol", include_str!("../contracts/test/ReentrantReceiver.sol")),
+                (
+                    "MockVerifier.sol",
+                    include_str!("../contracts/test/MockVerifier.sol"),
+                ),
+                (
+                    "ReentrantReceiver.sol",
+                    include_str!("../contracts/test/ReentrantReceiver.sol"),
+                ),
             ],
             Optimizer::On { runs: 200 },
         )
@@ -209,7 +215,8 @@ impl World {
         {
             evm.fund(who, wei(START_BALANCE));
         }
-        let (market, _) = Market::deploy(&mut evm, deployer, market_compiled()).expect("market deploys");
+        let (market, _) =
+            Market::deploy(&mut evm, deployer, market_compiled()).expect("market deploys");
         let verifier = evm
             .deploy(deployer, test_contracts().mock_verifier.bytecode.clone())
             .expect("MockVerifier deploys")
@@ -259,8 +266,15 @@ impl World {
     }
 
     fn register(&mut self, reg: &Registration) {
-        let out = self.market.register(&mut self.evm, self.creator, reg).unwrap();
-        assert!(out.success, "registerModel failed: {}", failure_reason(&out));
+        let out = self
+            .market
+            .register(&mut self.evm, self.creator, reg)
+            .unwrap();
+        assert!(
+            out.success,
+            "registerModel failed: {}",
+            failure_reason(&out)
+        );
     }
 
     /// Registers model `tag` with the three contributors.
@@ -275,14 +289,27 @@ impl World {
         let deadline = self.evm.timestamp() + TTL;
         let (out, id) = self
             .market
-            .request(&mut self.evm, self.consumer, model, input_commitment(inputs), deadline, wei(FEE))
+            .request(
+                &mut self.evm,
+                self.consumer,
+                model,
+                input_commitment(inputs),
+                deadline,
+                wei(FEE),
+            )
             .unwrap();
-        assert!(out.success, "requestInference failed: {}", failure_reason(&out));
+        assert!(
+            out.success,
+            "requestInference failed: {}",
+            failure_reason(&out)
+        );
         id.expect("a request id")
     }
 
     fn fulfill(&mut self, id: U256, instances: &[U256], proof: &[u8]) -> Outcome {
-        self.market.fulfill(&mut self.evm, self.prover, id, instances, proof).unwrap()
+        self.market
+            .fulfill(&mut self.evm, self.prover, id, instances, proof)
+            .unwrap()
     }
 
     fn fulfill_ok(&mut self, id: U256, inputs: &[U256]) -> Outcome {
@@ -318,9 +345,21 @@ impl World {
         assert_eq!(self.credit(who), wei(expected), "credit of {who}");
         let before = self.eth(who);
         let out = self.market.withdraw(&mut self.evm, who).unwrap();
-        assert!(out.success, "withdraw by {who} failed: {}", failure_reason(&out));
-        assert_eq!(self.eth(who) - before, wei(expected), "ether received by {who}");
-        assert_eq!(self.credit(who), U256::ZERO, "credit of {who} after withdrawing");
+        assert!(
+            out.success,
+            "withdraw by {who} failed: {}",
+            failure_reason(&out)
+        );
+        assert_eq!(
+            self.eth(who) - before,
+            wei(expected),
+            "ether received by {who}"
+        );
+        assert_eq!(
+            self.credit(who),
+            U256::ZERO,
+            "credit of {who} after withdrawing"
+        );
     }
 
     fn set_verifier_mode(&mut self, mode: u8) {
@@ -350,7 +389,10 @@ impl World {
     }
 
     fn read<C: SolCall>(&mut self, contract: Address, call: C) -> C::Return {
-        let out = self.evm.call(self.deployer, contract, call.abi_encode()).unwrap();
+        let out = self
+            .evm
+            .call(self.deployer, contract, call.abi_encode())
+            .unwrap();
         assert!(out.success, "view call failed");
         C::abi_decode_returns(&out.output).unwrap()
     }
@@ -393,7 +435,10 @@ fn royalties_are_split_to_the_wei_and_the_market_ends_empty() {
     const N: u64 = 3;
     let mut w = World::new();
     let model = w.register_split_model(1);
-    assert_eq!(w.market.contributors_of(&mut w.evm, model).unwrap(), w.three_contributors());
+    assert_eq!(
+        w.market.contributors_of(&mut w.evm, model).unwrap(),
+        w.three_contributors()
+    );
 
     let split = expected_split(FEE, ROYALTY_BPS, &SHARES);
     // The case under test leaves rounding dust, worked out by hand:
@@ -409,16 +454,31 @@ fn royalties_are_split_to_the_wei_and_the_market_ends_empty() {
 
     let consumer_before = w.eth(w.consumer);
     let ids: Vec<U256> = (0..N).map(|k| w.request(model, &input(k))).collect();
-    assert_eq!(ids, (1..=N).map(U256::from).collect::<Vec<_>>(), "ids start at 1");
-    assert_eq!(consumer_before - w.eth(w.consumer), wei(FEE * u128::from(N)));
-    assert_eq!(w.eth(w.market.address), wei(FEE * u128::from(N)), "escrow held");
+    assert_eq!(
+        ids,
+        (1..=N).map(U256::from).collect::<Vec<_>>(),
+        "ids start at 1"
+    );
+    assert_eq!(
+        consumer_before - w.eth(w.consumer),
+        wei(FEE * u128::from(N))
+    );
+    assert_eq!(
+        w.eth(w.market.address),
+        wei(FEE * u128::from(N)),
+        "escrow held"
+    );
     for (k, &id) in ids.iter().enumerate() {
         w.fulfill_ok(id, &input(k as u64));
         assert_eq!(w.status(id), 2, "request {id} fulfilled");
     }
 
     let n = u128::from(N);
-    assert_eq!(w.credit(w.creator), U256::ZERO, "the creator is paid only as payout");
+    assert_eq!(
+        w.credit(w.creator),
+        U256::ZERO,
+        "the creator is paid only as payout"
+    );
     assert_eq!(w.credit(w.consumer), U256::ZERO);
     let contributors = w.contributors;
     for (c, part) in contributors.into_iter().zip(&split.contributors) {
@@ -426,7 +486,11 @@ fn royalties_are_split_to_the_wei_and_the_market_ends_empty() {
     }
     w.withdraw_exact(w.payout, n * split.payout);
     w.withdraw_exact(w.prover, n * split.prover);
-    assert_eq!(w.eth(w.market.address), U256::ZERO, "every wei of every fee paid out");
+    assert_eq!(
+        w.eth(w.market.address),
+        U256::ZERO,
+        "every wei of every fee paid out"
+    );
 }
 
 #[test]
@@ -436,7 +500,11 @@ fn royalty_without_contributors_goes_to_payout() {
         let mut reg = w.registration(tag, &[]);
         reg.royalty_bps = bps;
         w.register(&reg);
-        assert!(w.market.contributors_of(&mut w.evm, reg.model_id).unwrap().is_empty());
+        assert!(w
+            .market
+            .contributors_of(&mut w.evm, reg.model_id)
+            .unwrap()
+            .is_empty());
         for k in 0..2 {
             let id = w.request(reg.model_id, &input(k));
             w.fulfill_ok(id, &input(k));
@@ -462,7 +530,14 @@ fn a_free_model_pays_nobody_and_records_outputs() {
     let deadline = w.evm.timestamp() + TTL;
     let (out, id) = w
         .market
-        .request(&mut w.evm, w.consumer, reg.model_id, input_commitment(&input(0)), deadline, U256::ZERO)
+        .request(
+            &mut w.evm,
+            w.consumer,
+            reg.model_id,
+            input_commitment(&input(0)),
+            deadline,
+            U256::ZERO,
+        )
         .unwrap();
     assert!(out.success, "{}", failure_reason(&out));
     let id = id.unwrap();
@@ -484,19 +559,42 @@ fn outputs_are_recorded_only_after_fulfil() {
     assert_eq!(r, scalar_field(), "the test's r is the contract's");
 
     let id = w.request(model, &input(0));
-    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), None, "open request");
+    assert_eq!(
+        w.market.output_of(&mut w.evm, id).unwrap(),
+        None,
+        "open request"
+    );
     assert_eq!(w.market.signed_output_of(&mut w.evm, id).unwrap(), None);
-    assert_eq!(w.market.output_of(&mut w.evm, U256::from(99)).unwrap(), None, "no such request");
+    assert_eq!(
+        w.market.output_of(&mut w.evm, U256::from(99)).unwrap(),
+        None,
+        "no such request"
+    );
     assert_eq!(w.market.output_hash_of(&mut w.evm, id).unwrap(), [0; 32]);
 
     w.fulfill_ok(id, &input(0));
-    let recorded = w.market.output_of(&mut w.evm, id).unwrap().expect("outputs after fulfil");
+    let recorded = w
+        .market
+        .output_of(&mut w.evm, id)
+        .unwrap()
+        .expect("outputs after fulfil");
     assert_eq!(recorded, outputs());
-    assert_eq!(recorded[1], scalar_field() - U256::from(42), "-42 is stored as r - 42");
-    let signed = w.market.signed_output_of(&mut w.evm, id).unwrap().expect("signed outputs");
+    assert_eq!(
+        recorded[1],
+        scalar_field() - U256::from(42),
+        "-42 is stored as r - 42"
+    );
+    let signed = w
+        .market
+        .signed_output_of(&mut w.evm, id)
+        .unwrap()
+        .expect("signed outputs");
     let want: Vec<i128> = OUTPUT_VALUES.iter().map(|&x| i128::from(x)).collect();
     assert_eq!(signed, want);
-    assert_eq!(w.market.output_hash_of(&mut w.evm, id).unwrap(), output_hash(&outputs()).0);
+    assert_eq!(
+        w.market.output_hash_of(&mut w.evm, id).unwrap(),
+        output_hash(&outputs()).0
+    );
 
     let record = w.market.request_of(&mut w.evm, id).unwrap();
     assert_eq!(record.prover, w.prover);
@@ -523,7 +621,12 @@ fn an_invalid_proof_is_rejected() {
     assert_rejected::<IZkinferMarket::ProofRejected>(&mut w, &before, &out, "empty proof");
     w.set_verifier_mode(MODE_REJECT_ALL);
     let out = w.fulfill(id, &good, VALID_PROOF);
-    assert_rejected::<IZkinferMarket::ProofRejected>(&mut w, &before, &out, "verifier rejecting all");
+    assert_rejected::<IZkinferMarket::ProofRejected>(
+        &mut w,
+        &before,
+        &out,
+        "verifier rejecting all",
+    );
     assert_eq!(w.status(id), 1, "still open");
     assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), None);
 
@@ -544,7 +647,12 @@ fn a_proof_for_another_input_is_rejected() {
     let before = w.ledger();
 
     let out = w.fulfill(b, &instances(&input(0), &outputs()), VALID_PROOF);
-    assert_rejected::<IZkinferMarket::InputMismatch>(&mut w, &before, &out, "request a's input for b");
+    assert_rejected::<IZkinferMarket::InputMismatch>(
+        &mut w,
+        &before,
+        &out,
+        "request a's input for b",
+    );
     let mut swapped = input(1);
     swapped.reverse();
     let out = w.fulfill(b, &instances(&swapped, &outputs()), VALID_PROOF);
@@ -573,12 +681,22 @@ fn a_wrong_instance_count_is_rejected() {
 
     for len in [0, 2, good.len() - 1] {
         let out = w.fulfill(id, &good[..len], VALID_PROOF);
-        assert_rejected::<IZkinferMarket::WrongInstanceCount>(&mut w, &before, &out, &format!("{len} instances"));
+        assert_rejected::<IZkinferMarket::WrongInstanceCount>(
+            &mut w,
+            &before,
+            &out,
+            &format!("{len} instances"),
+        );
     }
     let mut longer = good.clone();
     longer.push(U256::from(1));
     let out = w.fulfill(id, &longer, VALID_PROOF);
-    assert_rejected::<IZkinferMarket::WrongInstanceCount>(&mut w, &before, &out, "one instance too many");
+    assert_rejected::<IZkinferMarket::WrongInstanceCount>(
+        &mut w,
+        &before,
+        &out,
+        "one instance too many",
+    );
     assert_eq!(w.status(id), 1);
     w.fulfill_ok(id, &input(0));
 }
@@ -597,7 +715,11 @@ fn a_replayed_proof_is_rejected() {
     let other_outputs = instances(&input(0), &[field(1), field(2), field(3)]);
     let out = w.fulfill(id, &other_outputs, VALID_PROOF);
     assert_rejected::<IZkinferMarket::NotOpen>(&mut w, &before, &out, "another answer");
-    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(outputs()), "first answer kept");
+    assert_eq!(
+        w.market.output_of(&mut w.evm, id).unwrap(),
+        Some(outputs()),
+        "first answer kept"
+    );
 
     // Nor can a fulfilled request be refunded once its deadline passes.
     w.evm.advance_time(TTL + 1);
@@ -635,14 +757,28 @@ fn bad_requests_are_rejected() {
     for fee in [0, FEE - 1, FEE + 1, 2 * FEE] {
         let (out, id) = w
             .market
-            .request(&mut w.evm, w.consumer, model, commitment, deadline, wei(fee))
+            .request(
+                &mut w.evm,
+                w.consumer,
+                model,
+                commitment,
+                deadline,
+                wei(fee),
+            )
             .unwrap();
         assert_eq!(id, None);
         assert_rejected::<IZkinferMarket::WrongFee>(&mut w, &before, &out, &format!("fee {fee}"));
     }
     let (out, _) = w
         .market
-        .request(&mut w.evm, w.consumer, model_id(77), commitment, deadline, wei(FEE))
+        .request(
+            &mut w.evm,
+            w.consumer,
+            model_id(77),
+            commitment,
+            deadline,
+            wei(FEE),
+        )
         .unwrap();
     assert_rejected::<IZkinferMarket::UnknownModel>(&mut w, &before, &out, "unregistered model");
     let now = w.evm.timestamp();
@@ -655,9 +791,20 @@ fn bad_requests_are_rejected() {
 
     let (out, id) = w
         .market
-        .request(&mut w.evm, w.consumer, model, commitment, deadline, wei(FEE))
+        .request(
+            &mut w.evm,
+            w.consumer,
+            model,
+            commitment,
+            deadline,
+            wei(FEE),
+        )
         .unwrap();
-    assert!(out.success && id == Some(U256::from(1)), "{}", failure_reason(&out));
+    assert!(
+        out.success && id == Some(U256::from(1)),
+        "{}",
+        failure_reason(&out)
+    );
 }
 
 #[test]
@@ -667,7 +814,12 @@ fn a_model_cannot_be_registered_twice() {
     let before = w.ledger();
     let original = w.market.model_of(&mut w.evm, model).unwrap();
     assert_eq!(
-        (original.creator, original.verifier, original.payout, original.fee),
+        (
+            original.creator,
+            original.verifier,
+            original.payout,
+            original.fee
+        ),
         (w.creator, w.verifier, w.payout, wei(FEE))
     );
     assert_eq!(
@@ -680,10 +832,22 @@ fn a_model_cannot_be_registered_twice() {
     hijack.fee = wei(1);
     for from in [w.creator, w.stranger] {
         let out = w.market.register(&mut w.evm, from, &hijack).unwrap();
-        assert_rejected::<IZkinferMarket::ModelExists>(&mut w, &before, &out, "second registration");
+        assert_rejected::<IZkinferMarket::ModelExists>(
+            &mut w,
+            &before,
+            &out,
+            "second registration",
+        );
     }
-    assert_eq!(w.market.model_of(&mut w.evm, model).unwrap(), original, "the record is unchanged");
-    assert_eq!(w.market.contributors_of(&mut w.evm, model).unwrap(), w.three_contributors());
+    assert_eq!(
+        w.market.model_of(&mut w.evm, model).unwrap(),
+        original,
+        "the record is unchanged"
+    );
+    assert_eq!(
+        w.market.contributors_of(&mut w.evm, model).unwrap(),
+        w.three_contributors()
+    );
 }
 
 #[test]
@@ -698,7 +862,10 @@ fn bad_shares_and_bad_models_are_rejected() {
                 // Away from the precompiles' low addresses.
                 let mut a = [0x99; 20];
                 a[19] = i as u8;
-                (Address::from(a), each + if i == 0 { first_extra } else { 0 })
+                (
+                    Address::from(a),
+                    each + if i == 0 { first_extra } else { 0 },
+                )
             })
             .collect()
     };
@@ -707,7 +874,10 @@ fn bad_shares_and_bad_models_are_rejected() {
         ("sum 10001", vec![(c0, 3_333), (c1, 3_334), (c2, 3_334)]),
         ("one contributor at 5000", vec![(c0, 5_000)]),
         ("shares of 0 only", vec![(c0, 0), (c1, 0)]),
-        ("zero-address contributor", vec![(c0, 5_000), (Address::ZERO, 5_000)]),
+        (
+            "zero-address contributor",
+            vec![(c0, 5_000), (Address::ZERO, 5_000)],
+        ),
         ("65 contributors", many(65, (10_000 % 65) as u16)),
     ];
     for (what, contributors) in bad_shares {
@@ -726,24 +896,63 @@ fn bad_shares_and_bad_models_are_rejected() {
 
     let base = w.registration(2, &[]);
     let bad_models: Vec<(&str, Registration)> = vec![
-        ("royalty above 100%", Registration { royalty_bps: 10_001, ..base.clone() }),
-        ("no payout", Registration { payout: Address::ZERO, ..base.clone() }),
-        ("verifier without code", Registration { verifier: w.stranger, ..base.clone() }),
-        ("no inputs", Registration { num_inputs: 0, ..base.clone() }),
-        ("no outputs", Registration { num_outputs: 0, ..base.clone() }),
+        (
+            "royalty above 100%",
+            Registration {
+                royalty_bps: 10_001,
+                ..base.clone()
+            },
+        ),
+        (
+            "no payout",
+            Registration {
+                payout: Address::ZERO,
+                ..base.clone()
+            },
+        ),
+        (
+            "verifier without code",
+            Registration {
+                verifier: w.stranger,
+                ..base.clone()
+            },
+        ),
+        (
+            "no inputs",
+            Registration {
+                num_inputs: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "no outputs",
+            Registration {
+                num_outputs: 0,
+                ..base.clone()
+            },
+        ),
     ];
     for (what, reg) in bad_models {
         let out = w.market.register(&mut w.evm, w.creator, &reg).unwrap();
         assert_rejected::<IZkinferMarket::BadModel>(&mut w, &before, &out, what);
     }
-    assert_eq!(w.market.model_of(&mut w.evm, model_id(2)).unwrap().verifier, Address::ZERO);
+    assert_eq!(
+        w.market.model_of(&mut w.evm, model_id(2)).unwrap().verifier,
+        Address::ZERO
+    );
 
     // The bounds themselves are accepted: 64 contributors, a repeated one, a 0 share.
     let max = w.read(w.market.address, IMarketConstants::MAX_CONTRIBUTORSCall {});
     assert_eq!(max, U256::from(64));
     let reg = w.registration(3, &many(64, (10_000 % 64) as u16));
     w.register(&reg);
-    assert_eq!(w.market.contributors_of(&mut w.evm, reg.model_id).unwrap().len(), 64);
+    assert_eq!(
+        w.market
+            .contributors_of(&mut w.evm, reg.model_id)
+            .unwrap()
+            .len(),
+        64
+    );
     let reg = w.registration(4, &[(c0, 4_000), (c0, 6_000), (c1, 0)]);
     w.register(&reg);
     let id = w.request(reg.model_id, &input(0));
@@ -771,7 +980,10 @@ fn refund_after_the_deadline_returns_the_escrow() {
     w.evm.advance_time(TTL);
     let out = w.market.refund(&mut w.evm, w.consumer, id).unwrap();
     assert_rejected::<IZkinferMarket::NotExpired>(&mut w, &before, &out, "refund at the deadline");
-    let out = w.market.refund(&mut w.evm, w.consumer, U256::from(99)).unwrap();
+    let out = w
+        .market
+        .refund(&mut w.evm, w.consumer, U256::from(99))
+        .unwrap();
     assert_rejected::<IZkinferMarket::UnknownRequest>(&mut w, &before, &out, "no such request");
 
     // Anyone may trigger a refund; only the requester is credited.
@@ -779,7 +991,10 @@ fn refund_after_the_deadline_returns_the_escrow() {
     let out = w.market.refund(&mut w.evm, w.stranger, id).unwrap();
     assert!(out.success, "{}", failure_reason(&out));
     let event = market_event::<IZkinferMarket::Refunded>(&w, &out);
-    assert_eq!((event.requestId, event.requester, event.amount), (id, w.consumer, wei(FEE)));
+    assert_eq!(
+        (event.requestId, event.requester, event.amount),
+        (id, w.consumer, wei(FEE))
+    );
     assert_eq!(w.status(id), 3, "refunded");
     assert_eq!(w.credit(w.stranger), U256::ZERO);
     let refunded = w.ledger();
@@ -818,7 +1033,12 @@ fn each_balance_is_withdrawn_once_and_only_by_its_owner() {
     let before = w.ledger();
     for who in [w.stranger, w.consumer, w.creator] {
         let out = w.market.withdraw(&mut w.evm, who).unwrap();
-        assert_rejected::<IZkinferMarket::NothingToWithdraw>(&mut w, &before, &out, "withdraw without balance");
+        assert_rejected::<IZkinferMarket::NothingToWithdraw>(
+            &mut w,
+            &before,
+            &out,
+            "withdraw without balance",
+        );
     }
     assert_eq!(w.credit(w.prover), wei(split.prover));
 
@@ -830,7 +1050,11 @@ fn each_balance_is_withdrawn_once_and_only_by_its_owner() {
     let out = w.market.withdraw(&mut w.evm, w.prover).unwrap();
     assert_rejected::<IZkinferMarket::NothingToWithdraw>(&mut w, &after, &out, "second withdraw");
 
-    assert_eq!(w.eth(w.market.address), wei(split.payout), "the payout's credit stays");
+    assert_eq!(
+        w.eth(w.market.address),
+        wei(split.payout),
+        "the payout's credit stays"
+    );
     w.withdraw_exact(w.payout, split.payout);
     assert_eq!(w.eth(w.market.address), U256::ZERO);
 }
@@ -854,15 +1078,26 @@ fn a_reentrant_withdraw_fails_and_drains_nothing() {
         proof: VALID_PROOF.to_vec().into(),
     };
     let out = w.drive(receiver, U256::ZERO, call);
-    assert!(out.success, "fulfil through the receiver: {}", failure_reason(&out));
-    assert_eq!(w.market.request_of(&mut w.evm, mine).unwrap().prover, receiver);
+    assert!(
+        out.success,
+        "fulfil through the receiver: {}",
+        failure_reason(&out)
+    );
+    assert_eq!(
+        w.market.request_of(&mut w.evm, mine).unwrap().prover,
+        receiver
+    );
     w.fulfill_ok(theirs, &input(1));
 
     let owed = 2 * split.payout + split.prover;
     assert_eq!(w.credit(receiver), wei(owed));
     assert_eq!(w.eth(receiver), U256::ZERO);
     let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::withdrawCall {});
-    assert!(out.success, "the outer withdraw succeeds: {}", failure_reason(&out));
+    assert!(
+        out.success,
+        "the outer withdraw succeeds: {}",
+        failure_reason(&out)
+    );
 
     let attempts = w.read(receiver, IReentrantReceiver::reentryAttemptsCall {});
     let successes = w.read(receiver, IReentrantReceiver::reentrySuccessesCall {});
@@ -872,7 +1107,11 @@ fn a_reentrant_withdraw_fails_and_drains_nothing() {
     assert_eq!(attempts, U256::from(1), "receive() ran once and tried once");
     assert_eq!(successes, U256::ZERO, "no reentrant withdraw succeeded");
     assert!(!last_ok);
-    assert_eq!(selector.0, IZkinferMarket::Reentrancy::SELECTOR, "stopped by the lock");
+    assert_eq!(
+        selector.0,
+        IZkinferMarket::Reentrancy::SELECTOR,
+        "stopped by the lock"
+    );
     assert_eq!(received, wei(owed), "paid exactly its balance, once");
     assert_eq!(w.eth(receiver), wei(owed));
     assert_eq!(w.credit(receiver), U256::ZERO);
@@ -883,7 +1122,11 @@ fn a_reentrant_withdraw_fails_and_drains_nothing() {
     assert_eq!(w.eth(w.market.address), remaining);
 
     let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::withdrawCall {});
-    assert!(reverted_with::<IZkinferMarket::NothingToWithdraw>(&out), "{}", failure_reason(&out));
+    assert!(
+        reverted_with::<IZkinferMarket::NothingToWithdraw>(&out),
+        "{}",
+        failure_reason(&out)
+    );
     assert_eq!(w.eth(receiver), wei(owed));
     w.withdraw_exact(w.prover, split.prover);
     assert_eq!(w.eth(w.market.address), U256::ZERO);
@@ -901,18 +1144,35 @@ fn a_reentrant_requester_gets_its_refund_once() {
         deadline: w.evm.timestamp() + TTL,
     };
     let out = w.drive(receiver, wei(FEE), call);
-    assert!(out.success, "request through the receiver: {}", failure_reason(&out));
+    assert!(
+        out.success,
+        "request through the receiver: {}",
+        failure_reason(&out)
+    );
     let id = U256::from(2);
-    assert_eq!(w.market.request_of(&mut w.evm, id).unwrap().requester, receiver);
+    assert_eq!(
+        w.market.request_of(&mut w.evm, id).unwrap().requester,
+        receiver
+    );
 
     w.evm.advance_time(TTL + 1);
-    let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::refundCall { requestId: id });
+    let out = w.drive(
+        receiver,
+        U256::ZERO,
+        IReentrantReceiver::refundCall { requestId: id },
+    );
     assert!(out.success, "{}", failure_reason(&out));
     let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::withdrawCall {});
     assert!(out.success, "{}", failure_reason(&out));
     assert_eq!(w.eth(receiver), wei(FEE));
-    assert_eq!(w.read(receiver, IReentrantReceiver::reentrySuccessesCall {}), U256::ZERO);
-    assert_eq!(w.read(receiver, IReentrantReceiver::totalReceivedCall {}), wei(FEE));
+    assert_eq!(
+        w.read(receiver, IReentrantReceiver::reentrySuccessesCall {}),
+        U256::ZERO
+    );
+    assert_eq!(
+        w.read(receiver, IReentrantReceiver::totalReceivedCall {}),
+        wei(FEE)
+    );
     // The consumer's escrow for the other request is untouched.
     assert_eq!(w.eth(w.market.address), wei(FEE));
     assert_eq!(w.status(other), 1);
@@ -929,18 +1189,30 @@ fn a_payee_that_rejects_ether_blocks_only_itself() {
     w.fulfill_ok(id, &input(0));
     let split = expected_split(FEE, ROYALTY_BPS, &[]);
 
-    let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::setRejectPaymentsCall { reject: true });
+    let out = w.drive(
+        receiver,
+        U256::ZERO,
+        IReentrantReceiver::setRejectPaymentsCall { reject: true },
+    );
     assert!(out.success);
     let before = w.ledger();
     let market_eth = w.eth(w.market.address);
     let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::withdrawCall {});
-    assert!(reverted_with::<IZkinferMarket::TransferFailed>(&out), "{}", failure_reason(&out));
+    assert!(
+        reverted_with::<IZkinferMarket::TransferFailed>(&out),
+        "{}",
+        failure_reason(&out)
+    );
     assert_eq!(w.ledger(), before);
     assert_eq!(w.credit(receiver), wei(split.payout), "the balance is kept");
     assert_eq!(w.eth(w.market.address), market_eth);
 
     w.withdraw_exact(w.prover, split.prover);
-    let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::setRejectPaymentsCall { reject: false });
+    let out = w.drive(
+        receiver,
+        U256::ZERO,
+        IReentrantReceiver::setRejectPaymentsCall { reject: false },
+    );
     assert!(out.success);
     let out = w.drive(receiver, U256::ZERO, IReentrantReceiver::withdrawCall {});
     assert!(out.success, "{}", failure_reason(&out));
@@ -959,20 +1231,36 @@ fn the_market_emits_its_events() {
     let out = w.market.register(&mut w.evm, w.creator, &reg).unwrap();
     assert!(out.success);
     let e = market_event::<IZkinferMarket::ModelRegistered>(&w, &out);
-    assert_eq!((e.modelId.0, e.creator, e.verifier, e.fee), (reg.model_id, w.creator, w.verifier, wei(FEE)));
+    assert_eq!(
+        (e.modelId.0, e.creator, e.verifier, e.fee),
+        (reg.model_id, w.creator, w.verifier, wei(FEE))
+    );
 
     w.request(reg.model_id, &input(5));
     let deadline = w.evm.timestamp() + TTL;
     let commitment = input_commitment(&input(0));
     let (out, id) = w
         .market
-        .request(&mut w.evm, w.consumer, reg.model_id, commitment, deadline, wei(FEE))
+        .request(
+            &mut w.evm,
+            w.consumer,
+            reg.model_id,
+            commitment,
+            deadline,
+            wei(FEE),
+        )
         .unwrap();
     let id = id.unwrap();
     assert_eq!(id, U256::from(2));
     let e = market_event::<IZkinferMarket::InferenceRequested>(&w, &out);
     assert_eq!(
-        (e.requestId, e.modelId.0, e.requester, e.inputCommitment.0, e.deadline),
+        (
+            e.requestId,
+            e.modelId.0,
+            e.requester,
+            e.inputCommitment.0,
+            e.deadline
+        ),
         (id, reg.model_id, w.consumer, commitment, deadline)
     );
 
@@ -982,7 +1270,10 @@ fn the_market_emits_its_events() {
     assert_eq!(e.modelId.0, reg.model_id);
     assert_eq!(e.prover, w.prover);
     assert_eq!(e.outputHash, output_hash(&outputs()));
-    assert_eq!(e.outputHash.0, w.market.output_hash_of(&mut w.evm, id).unwrap());
+    assert_eq!(
+        e.outputHash.0,
+        w.market.output_hash_of(&mut w.evm, id).unwrap()
+    );
     assert_eq!(out.logs.len(), 1, "fulfil emits only InferenceFulfilled");
 }
 
@@ -993,12 +1284,20 @@ fn the_market_emits_its_events() {
 #[test]
 fn the_market_fits_eip170_and_deploys() {
     let compiled = market_compiled();
-    println!("ZkinferMarket runtime: {} bytes (limit {MAX_CODE_SIZE})", compiled.runtime.len());
+    println!(
+        "ZkinferMarket runtime: {} bytes (limit {MAX_CODE_SIZE})",
+        compiled.runtime.len()
+    );
     assert!(!compiled.runtime.is_empty());
     assert!(compiled.runtime.len() < MAX_CODE_SIZE);
     let mut evm = Evm::new();
-    let (market, deployed) = Market::deploy(&mut evm, Address::repeat_byte(0xd0), compiled).unwrap();
-    assert_eq!(deployed.runtime_size, compiled.runtime.len(), "no immutables");
+    let (market, deployed) =
+        Market::deploy(&mut evm, Address::repeat_byte(0xd0), compiled).unwrap();
+    assert_eq!(
+        deployed.runtime_size,
+        compiled.runtime.len(),
+        "no immutables"
+    );
     assert_eq!(market.request_count(&mut evm).unwrap(), U256::ZERO);
     println!("ZkinferMarket deployment: {} gas", deployed.gas_used);
 }
@@ -1030,12 +1329,17 @@ fn fulfil_and_withdraw_gas() {
 
     println!("fulfil gas (MockVerifier), 1 input, 1 output, no contributors: {fulfil_small}");
     println!("fulfil gas (MockVerifier), 2 inputs, 3 outputs, 3 contributors: {fulfil_split}");
-    println!("fulfil gas (MockVerifier), the same, every payee already credited: {fulfil_split_again}");
+    println!(
+        "fulfil gas (MockVerifier), the same, every payee already credited: {fulfil_split_again}"
+    );
     println!("withdraw gas (EOA): {withdraw}");
     // Generous bounds: a regression that makes fulfil or withdraw markedly
     // dearer (an unbounded loop, a storage write per instance) fails here.
     assert!(fulfil_small < 400_000, "{fulfil_small}");
     assert!(fulfil_split < 600_000, "{fulfil_split}");
-    assert!(fulfil_split_again < fulfil_split, "credits to credited accounts cost less");
+    assert!(
+        fulfil_split_again < fulfil_split,
+        "credits to credited accounts cost less"
+    );
     assert!(withdraw < 60_000, "{withdraw}");
 }

@@ -156,7 +156,9 @@ pub fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ZKINFER_TOOLS") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".tools")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(".tools")
 }
 
 static INSTALL: Mutex<()> = Mutex::new(());

@@ -81,7 +81,35 @@ pub fn run(a: Args) -> CliResult {
 
     println!("\n== figures");
     print_figures(&[&run.figures], &mut std::io::stdout())?;
-    println!("\n(on-chain verification in an embedded EVM is not part of this build yet)");
+    println!("\n== 5. on-chain, in an embedded EVM (revm)");
+    let chain = crate::onchain::run_market_flow(&vk, &run.proof)?;
+    let f = &chain.figures;
+    println!(
+        "  verifier contract {} bytes (EIP-170: 24576), deploy {} gas, verify {} gas",
+        f.verifier_runtime_bytes, f.verifier_deploy_gas, f.verify_gas
+    );
+    println!(
+        "  market contract {} bytes, deploy {} gas; register {} gas, request {} gas, fulfill {} gas, withdraw {} gas",
+        f.market_runtime_bytes, f.market_deploy_gas, f.register_gas, f.request_gas, f.fulfill_gas, f.withdraw_gas
+    );
+    for r in &chain.rejections {
+        all_rejected &= r.rejected;
+        println!(
+            "  {:<8} {:<27} -> {} ({})",
+            r.contract,
+            r.what,
+            if r.rejected {
+                "rejected, no money moved"
+            } else {
+                "ACCEPTED (soundness bug!)"
+            },
+            r.reason
+        );
+    }
+    println!(
+        "  output recorded on-chain: {:?}; creator withdrew {} wei, prover {} wei",
+        chain.recorded_output, chain.creator_paid, chain.prover_paid
+    );
     if !all_rejected {
         return Ok(2);
     }

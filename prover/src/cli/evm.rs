@@ -62,15 +62,22 @@ fn build(vk: &VerifyingKeyFile) -> Result<EvmVerifier, Box<dyn std::error::Error
 fn verifier(a: VerifierArgs) -> CliResult {
     let vk = VerifyingKeyFile::load(&a.vk)?;
     let v = build(&vk)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
     let write = |name: &str, text: String| -> Result<(), String> {
         let path = a.out.join(name);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
     write("Verifier.sol", v.source.clone())?;
     write("Verifier.bin", hex::encode(&v.compiled.bytecode) + "\n")?;
-    write("Verifier.runtime.bin", hex::encode(&v.compiled.runtime) + "\n")?;
-    write("Verifier.abi.json", serde_json::to_string_pretty(&v.compiled.abi)? + "\n")?;
+    write(
+        "Verifier.runtime.bin",
+        hex::encode(&v.compiled.runtime) + "\n",
+    )?;
+    write(
+        "Verifier.abi.json",
+        serde_json::to_string_pretty(&v.compiled.abi)? + "\n",
+    )?;
     println!(
         "verifier of model {} (vk {}), {} public instances -> {}/Verifier.sol",
         vk.header.model_name,
@@ -81,7 +88,11 @@ fn verifier(a: VerifierArgs) -> CliResult {
     println!(
         "  runtime code {} bytes of EIP-170's {MAX_CODE_SIZE} ({})",
         v.runtime_size(),
-        if v.fits_eip170() { "fits" } else { "TOO LARGE: it cannot be deployed" }
+        if v.fits_eip170() {
+            "fits"
+        } else {
+            "TOO LARGE: it cannot be deployed"
+        }
     );
     let mut evm = Evm::new();
     match v.deploy(&mut evm) {
@@ -111,7 +122,10 @@ fn verify(a: VerifyArgs) -> CliResult {
         );
         Ok(0)
     } else {
-        eprintln!("INVALID in the EVM: the verifier contract reverted ({} gas)", check.gas_used);
+        eprintln!(
+            "INVALID in the EVM: the verifier contract reverted ({} gas)",
+            check.gas_used
+        );
         Ok(1)
     }
 }

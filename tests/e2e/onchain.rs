@@ -1,0 +1,108 @@
+//! The bundled model's proof on-chain, in the embedded EVM: the generated
+//! verifier accepts it and rejects tampered copies; the market records the
+//! output, pays creator and prover, and refuses tampered and replayed proofs.
+
+use zkinfer_prover::keys::VerifyingKeyFile;
+use zkinfer_prover::onchain::{run_market_flow, DEMO_FEE_WEI, DEMO_ROYALTY_BPS};
+use zkinfer_prover::proof_file::fr_from_decimal;
+
+use crate::common::{mlp_run, path_str, zkinfer};
+
+#[test]
+fn the_market_flow_accepts_the_proof_and_rejects_every_tampered_one() {
+    let (_, run) = mlp_run();
+    let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk")).unwrap();
+    let chain = run_market_flow(&vk, &run.proof).expect("the on-chain flow runs");
+    for r in &chain.rejections {
+        assert!(
+            r.rejected,
+            "{} accepted: {} ({})",
+            r.contract, r.what, r.reason
+        );
+    }
+    assert_eq!(chain.rejections.len(), 7);
+    assert!(chain.figures.verifier_runtime_bytes <= 24_576);
+    let royalty = DEMO_FEE_WEI * u128::from(DEMO_ROYALTY_BPS) / 10_000;
+    assert_eq!(
+        chain.creator_paid,
+        zkinfer_verifier_contract::U256::from(royalty)
+    );
+    assert_eq!(
+        chain.prover_paid,
+        zkinfer_verifier_contract::U256::from(DEMO_FEE_WEI - royalty)
+    );
+    // The recorded output is the proof's public output, signed.
+    let outputs: Vec<i128> = run.proof.instances[run.proof.num_inputs..]
+        .iter()
+        .map(|s| {
+            let x = fr_from_decimal(s).unwrap();
+            let neg = -x;
+            let small = |f: halo2curves::bn256::Fr| -> Option<i128> {
+                let repr = halo2curves::ff::PrimeField::to_repr(&f);
+                repr.as_ref()[16..]
+                    .iter()
+                    .all(|&b| b == 0)
+                    .then(|| i128::from_le_bytes(repr.as_ref()[..16].try_into().unwrap()))
+            };
+            small(x).unwrap_or_else(|| -small(neg).unwrap())
+        })
+        .collect();
+    assert_eq!(chain.recorded_output, outputs);
+}
+
+#[test]
+fn evm_verify_cli_accepts_the_proof_and_refuses_bad_files() {
+    let (dir, run) = mlp_run();
+    let vk = run.artifacts.keys.join("vk");
+    let (code, err) = zkinfer(&[
+        "evm",
+        "verify",
+        "--vk",
+        path_str(&vk),
+        path_str(&run.artifacts.proof),
+    ]);
+    assert_eq!(code, 0, "{err}");
+
+    let flipped = dir.path().join("flipped.json");
+    zkinfer_prover::tamper::flip_proof_byte(&run.proof)
+        .save(&flipped)
+        .unwrap();
+    let (code, _) = zkinfer(&["evm", "verify", "--vk", path_str(&vk), path_str(&flipped)]);
+    assert_eq!(code, 1);
+
+    let mut bad_hex = run.proof.clone();
+    bad_hex.proof = "0xzz".into();
+    let bad = dir.path().join("bad_hex.json");
+    bad_hex.save(&bad).unwrap();
+    let (code, err) = zkinfer(&["evm", "verify", "--vk", path_str(&vk), path_str(&bad)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("hex"), "{err}");
+
+    let mut other = run.proof.clone();
+    other.vk_id = "00".repeat(32);
+    let other_path = dir.path().join("other_vk.json");
+    other.save(&other_path).unwrap();
+    let (code, err) = zkinfer(&[
+        "evm",
+        "verify",
+        "--vk",
+        path_str(&vk),
+        path_str(&other_path),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not match"), "{err}");
+
+    let out = dir.path().join("verifier");
+    let (code, err) = zkinfer(&[
+        "evm",
+        "verifier",
+        "--vk",
+        path_str(&vk),
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(out.join("Verifier.sol"))
+        .unwrap()
+        .contains("Halo2Verifier"));
+}
