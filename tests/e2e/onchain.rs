@@ -2,6 +2,7 @@
 //! verifier accepts it and rejects tampered copies; the market records the
 //! output, pays creator and prover, and refuses tampered and replayed proofs.
 
+use zkinfer_circuits::field::fr_to_i128;
 use zkinfer_prover::keys::VerifyingKeyFile;
 use zkinfer_prover::onchain::{run_market_flow, DEMO_FEE_WEI, DEMO_ROYALTY_BPS};
 use zkinfer_prover::proof_file::fr_from_decimal;
@@ -34,18 +35,7 @@ fn the_market_flow_accepts_the_proof_and_rejects_every_tampered_one() {
     // The recorded output is the proof's public output, signed.
     let outputs: Vec<i128> = run.proof.instances[run.proof.num_inputs..]
         .iter()
-        .map(|s| {
-            let x = fr_from_decimal(s).unwrap();
-            let neg = -x;
-            let small = |f: halo2curves::bn256::Fr| -> Option<i128> {
-                let repr = halo2curves::ff::PrimeField::to_repr(&f);
-                repr.as_ref()[16..]
-                    .iter()
-                    .all(|&b| b == 0)
-                    .then(|| i128::from_le_bytes(repr.as_ref()[..16].try_into().unwrap()))
-            };
-            small(x).unwrap_or_else(|| -small(neg).unwrap())
-        })
+        .map(|s| fr_to_i128(fr_from_decimal(s).unwrap()).expect("a small signed value"))
         .collect();
     assert_eq!(chain.recorded_output, outputs);
 }
