@@ -26,7 +26,8 @@ impl EvmVerifier {
     /// on a few hundred KB of generated Yul).
     pub fn build(vk: &VerifyingKeyFile) -> Result<Self, ProverError> {
         let num_instances = vk.header.num_instances;
-        let source = verifier_solidity(&vk.params, &vk.vk, num_instances);
+        let source = verifier_solidity(&vk.params, &vk.vk, num_instances)
+            .map_err(|e| ProverError::Evm(e.to_string()))?;
         let compiled = compile_verifier(&source).map_err(|e| ProverError::Evm(e.to_string()))?;
         Ok(EvmVerifier {
             vk_id: vk.header.vk_id.clone(),

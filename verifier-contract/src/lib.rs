@@ -3,6 +3,7 @@
 //! embedded EVM (revm) that deploys and calls them without a node.
 
 pub mod evm;
+pub mod instance_loop;
 pub mod market;
 #[cfg(test)]
 mod market_tests;

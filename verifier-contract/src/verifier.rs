@@ -21,14 +21,28 @@ use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
 use snark_verifier_sdk::{PlonkVerifier, SHPLONK};
 
+use crate::instance_loop::{roll_instance_loops, RollError};
 use crate::solc::{self, Compiled, Optimizer, SolcError};
 
 /// Name of the generated contract.
 pub const VERIFIER_CONTRACT: &str = "Halo2Verifier";
 
 /// Solidity source of the verifier for `vk` with `num_instances` public
-/// values in its one instance column.
+/// values in its one instance column, its instance code rolled into loops
+/// (see [`crate::instance_loop`]) so that its size does not depend on
+/// `num_instances`.
 pub fn verifier_solidity(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instances: usize,
+) -> Result<String, RollError> {
+    let straight = straight_line_verifier_solidity(params, vk, num_instances);
+    roll_instance_loops(&straight, num_instances, vk.get_domain().get_omega())
+}
+
+/// The verifier exactly as snark-verifier's EVM loader writes it: code
+/// per public instance.
+pub fn straight_line_verifier_solidity(
     params: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
     num_instances: usize,
