@@ -32,10 +32,18 @@ use halo2curves::bn256::Fr;
 use halo2curves::ff::{Field, PrimeField};
 use regex::Regex;
 
+use crate::compact_memory::Compaction;
+
 /// Why the generated code could not be rolled.
 #[derive(Debug, thiserror::Error)]
 #[error("verifier code not in the expected shape: {0}")]
 pub struct RollError(String);
+
+impl RollError {
+    pub(crate) fn new(msg: String) -> Self {
+        RollError(msg)
+    }
+}
 
 fn fail<T>(msg: impl Into<String>) -> Result<T, RollError> {
     Err(RollError(msg.into()))
@@ -56,10 +64,6 @@ pub fn roll_instance_loops(
     let sum = find_instance_sum(&lines, base, num_instances)?;
     let defs = Definitions::parse(&lines);
     let lagrange = check_lagrange_terms(&defs, &sum, omega)?;
-
-    // Scratch memory above every address the verifier touches.
-    let scratch = round_up(max_address(&lines) + 0x20, 0x20);
-    let roll = instance_eval_loop(&lagrange, &sum, base, num_instances, omega, scratch);
 
     let mut remove: BTreeSet<usize> = sum.lines.clone().collect();
     // The sum's fractions, then their numerators and denominators, go
@@ -95,24 +99,56 @@ pub fn roll_instance_loops(
     }
     let batch_code = batch.emit_without(&dropped_denominators);
 
-    let mut out = String::with_capacity(code.len());
+    const ROLL_MARKER: &str = "<instance evaluation>";
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         if i == sum.first_line {
-            out.push_str(&roll);
+            out.push(ROLL_MARKER.to_string());
         }
         if i == batch.forward.start {
-            out.push_str(&batch_code.0);
+            out.extend(batch_code.0.lines().map(str::to_string));
         }
         if i == batch.backward.start {
-            out.push_str(&batch_code.1);
+            out.extend(batch_code.1.lines().map(str::to_string));
         }
         if remove.contains(&i) || batch.lines.contains(&i) {
             continue;
         }
-        out.push_str(line);
-        out.push('\n');
+        out.push(line.clone());
     }
-    Ok(out)
+
+    // What was dropped leaves holes in memory: close them.
+    let mut freed: BTreeSet<usize> = BTreeSet::new();
+    for &i in &remove {
+        if let Some(ptr) = defs.defined_at(i) {
+            freed.insert(ptr);
+        }
+    }
+    freed.extend(batch.products_of(&dropped_denominators));
+    freed.remove(&sum.dest);
+    if freed
+        .first()
+        .is_some_and(|&f| f < base + 32 * num_instances)
+    {
+        return fail("a dropped value lies among the instances");
+    }
+    let compaction = Compaction::new(&freed);
+    let mut out = compaction.apply(&out)?;
+
+    // Scratch memory above every address the verifier touches.
+    let scratch = round_up(max_address(&out) + 0x20, 0x20);
+    let at = |a: usize| compaction.of(a);
+    let roll = instance_eval_loop(
+        (at(lagrange.z), at(lagrange.numer), at(sum.dest), at(base)),
+        num_instances,
+        omega,
+        scratch,
+    );
+    let marker = out.iter().position(|l| l == ROLL_MARKER).unwrap_or(0);
+    out[marker] = roll;
+    let mut code = out.join("\n");
+    code.push('\n');
+    Ok(code)
 }
 
 fn round_up(x: usize, to: usize) -> usize {
@@ -265,6 +301,14 @@ impl Definitions {
         Definitions { lines_of, expr_of }
     }
 
+    /// The address a definition line writes.
+    fn defined_at(&self, line: usize) -> Option<usize> {
+        self.lines_of
+            .iter()
+            .find(|(_, lines)| lines.first() == Some(&line))
+            .map(|(&ptr, _)| ptr)
+    }
+
     /// The line that defines `ptr` if every other write to it is in
     /// `rewritten` (lines this pass re-emits).
     fn sole(&self, ptr: usize, rewritten: &BTreeSet<usize>) -> Option<usize> {
@@ -387,9 +431,7 @@ fn max_address(lines: &[String]) -> usize {
 /// prefix products of the denominators in scratch memory, one modexp
 /// inversion, then a backward pass that peels one inverse per instance.
 fn instance_eval_loop(
-    lagrange: &Lagrange,
-    sum: &InstanceSum,
-    base: usize,
+    (z, numer, dest, base): (usize, usize, usize, usize),
     n: usize,
     omega: Fr,
     scratch: usize,
@@ -397,7 +439,6 @@ fn instance_eval_loop(
     let dec = |x: Fr| fr_decimal(&x);
     let omega_inv = omega.invert().unwrap_or(Fr::ZERO);
     let args = scratch + 32 * n;
-    let (z, numer, dest) = (lagrange.z, lagrange.numer, sum.dest);
     let (w, w_inv) = (dec(omega), dec(omega_inv));
     let mut s = String::new();
     let _ = write!(
@@ -429,8 +470,7 @@ fn instance_eval_loop(
                 inv := mulmod(inv, addmod(mload({z:#x}), sub(f_q, w), f_q), f_q)
             }}
             mstore({dest:#x}, result)
-        }}
-",
+        }}",
         a1 = args + 0x20,
         a2 = args + 0x40,
         a3 = args + 0x60,
@@ -571,6 +611,15 @@ impl BatchInversion {
     /// the modexp reads: both stay.
     fn can_drop(&self, value: usize) -> bool {
         self.values.first() != Some(&value) && self.values.last() != Some(&value)
+    }
+
+    /// The prefix-product slots of the `dropped` values.
+    fn products_of<'a>(&'a self, dropped: &'a BTreeSet<usize>) -> impl Iterator<Item = usize> + 'a {
+        self.values
+            .iter()
+            .zip(&self.products)
+            .filter(|(v, _)| dropped.contains(v))
+            .map(|(_, &p)| p)
     }
 
     /// Forward and backward blocks over the values not in `dropped`.

@@ -2,6 +2,7 @@
 //! key, the royalty market contracts, their compilation with solc-js, and an
 //! embedded EVM (revm) that deploys and calls them without a node.
 
+mod compact_memory;
 pub mod evm;
 pub mod instance_loop;
 pub mod market;
