@@ -1,9 +1,10 @@
 //! A model's verifier contract and proof checks in the embedded EVM:
 //! `zkinfer evm verifier`, `zkinfer evm verify`, the demo and the bench.
 
-use zkinfer_verifier_contract::evm::{Deployed, Evm, MAX_CODE_SIZE};
-use zkinfer_verifier_contract::solc::Compiled;
-use zkinfer_verifier_contract::verifier::{calldata, compile_verifier, verifier_solidity};
+use zkinfer_verifier_contract::evm::{Evm, MAX_CODE_SIZE};
+use zkinfer_verifier_contract::verifier::{
+    calldata, compile_verifier, verifier_solidity, VerifierPart,
+};
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::error::ProverError;
@@ -13,48 +14,101 @@ use crate::proof_file::ProofFile;
 /// Who deploys contracts in the embedded EVM (any address works there).
 pub const DEPLOYER: Address = Address::repeat_byte(0xde);
 
-/// A verifier contract for one vk: its Solidity and its compiled code.
+/// A verifier for one vk: its Solidity and its compiled contracts (one,
+/// or a chain of parts where one contract would be over EIP-170).
 pub struct EvmVerifier {
     pub vk_id: String,
     pub num_instances: usize,
     pub source: String,
-    pub compiled: Compiled,
+    /// Entry part first; callers only ever call the entry.
+    pub parts: Vec<VerifierPart>,
+}
+
+/// A deployed verifier: the entry's address and the whole deployment's
+/// figures.
+#[derive(Clone, Debug)]
+pub struct DeployedVerifier {
+    pub address: Address,
+    pub gas_used: u64,
+    /// Runtime size of each part as deployed.
+    pub part_sizes: Vec<usize>,
 }
 
 impl EvmVerifier {
     /// Generates and compiles the verifier of `vk` (seconds: solc-js runs
-    /// on a few hundred KB of generated Yul).
+    /// on tens of KB of generated Yul).
     pub fn build(vk: &VerifyingKeyFile) -> Result<Self, ProverError> {
         let num_instances = vk.header.num_instances;
         let source = verifier_solidity(&vk.params, &vk.vk, num_instances)
             .map_err(|e| ProverError::Evm(e.to_string()))?;
-        let compiled = compile_verifier(&source).map_err(|e| ProverError::Evm(e.to_string()))?;
+        let parts = compile_verifier(&source).map_err(|e| ProverError::Evm(e.to_string()))?;
         Ok(EvmVerifier {
             vk_id: vk.header.vk_id.clone(),
             num_instances,
             source,
-            compiled,
+            parts,
         })
     }
 
-    /// Runtime code size: what EIP-170 limits.
+    /// Runtime code size of the largest part: what EIP-170 limits.
     pub fn runtime_size(&self) -> usize {
-        self.compiled.runtime.len()
+        self.parts
+            .iter()
+            .map(|p| p.compiled.runtime.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Runtime code of all parts together.
+    pub fn total_runtime_size(&self) -> usize {
+        self.parts.iter().map(|p| p.compiled.runtime.len()).sum()
     }
 
     pub fn fits_eip170(&self) -> bool {
         self.runtime_size() <= MAX_CODE_SIZE
     }
 
-    /// Deploys it; an error if the chain refuses it (over EIP-170).
-    pub fn deploy(&self, evm: &mut Evm) -> Result<Deployed, ProverError> {
-        evm.deploy(DEPLOYER, self.compiled.bytecode.clone())
-            .map_err(|e| {
+    /// Deploys every part, last first (each learns its successor's
+    /// address); an error if the chain refuses one (over EIP-170).
+    pub fn deploy(&self, evm: &mut Evm) -> Result<DeployedVerifier, ProverError> {
+        self.deploy_with(|code| {
+            evm.deploy(DEPLOYER, code)
+                .map(|d| (d.address, d.gas_used, d.runtime_size))
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Deploys the parts with `deploy` (creation code to address, gas,
+    /// runtime size): the embedded EVM or a real node.
+    pub fn deploy_with(
+        &self,
+        mut deploy: impl FnMut(Vec<u8>) -> Result<(Address, u64, usize), String>,
+    ) -> Result<DeployedVerifier, ProverError> {
+        let mut next = None;
+        let mut gas_used = 0;
+        let mut part_sizes = Vec::with_capacity(self.parts.len());
+        for (k, part) in self.parts.iter().enumerate().rev() {
+            let (address, gas, size) = deploy(part.creation_code(next)).map_err(|e| {
                 ProverError::Evm(format!(
-                    "deploying the verifier of vk {}: {e}",
-                    short(&self.vk_id)
+                    "deploying the verifier of vk {}{}: {e}",
+                    short(&self.vk_id),
+                    if self.parts.len() > 1 {
+                        format!(" (part {} of {})", k + 1, self.parts.len())
+                    } else {
+                        String::new()
+                    }
                 ))
-            })
+            })?;
+            gas_used += gas;
+            part_sizes.push(size);
+            next = Some(address);
+        }
+        part_sizes.reverse();
+        Ok(DeployedVerifier {
+            address: next.unwrap_or_default(),
+            gas_used,
+            part_sizes,
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! the output and releases the fee. `zkinfer demo` prints this; the tests
 //! assert on it; `zkinfer bench` reports its gas.
 
-use zkinfer_verifier_contract::evm::{Deployed, Evm, EvmError, Outcome};
+use zkinfer_verifier_contract::evm::{Evm, EvmError, Outcome};
 use zkinfer_verifier_contract::market::{
     self, compile_market, input_commitment, Market, Registration,
 };
@@ -26,7 +26,12 @@ pub const DEMO_ROYALTY_BPS: u16 = 8_000;
 /// Gas and sizes of every step.
 #[derive(Clone, Debug, Default)]
 pub struct OnchainFigures {
+    /// Runtime code of all the verifier's contracts together.
     pub verifier_runtime_bytes: usize,
+    /// How many contracts the verifier is (more than one where a single
+    /// one would be over EIP-170), and the largest one's runtime size.
+    pub verifier_parts: usize,
+    pub verifier_largest_part_bytes: usize,
     pub verifier_deploy_gas: u64,
     /// A direct call of the verifier with a valid proof (whole transaction).
     pub verify_gas: u64,
@@ -98,13 +103,12 @@ pub fn run_market_flow(
     let mut rejections = Vec::new();
 
     let verifier = EvmVerifier::build(vk)?;
-    let Deployed {
-        address: verifier_at,
-        gas_used,
-        runtime_size,
-    } = verifier.deploy(&mut evm)?;
-    fig.verifier_runtime_bytes = runtime_size;
-    fig.verifier_deploy_gas = gas_used;
+    let deployed = verifier.deploy(&mut evm)?;
+    let verifier_at = deployed.address;
+    fig.verifier_runtime_bytes = deployed.part_sizes.iter().sum();
+    fig.verifier_parts = deployed.part_sizes.len();
+    fig.verifier_largest_part_bytes = deployed.part_sizes.iter().copied().max().unwrap_or(0);
+    fig.verifier_deploy_gas = deployed.gas_used;
     let valid = call_verifier(&mut evm, verifier_at, proof)?;
     if !valid.accepted {
         return Err(ProverError::Evm(

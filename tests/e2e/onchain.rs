@@ -22,7 +22,7 @@ fn the_market_flow_accepts_the_proof_and_rejects_every_tampered_one() {
         );
     }
     assert_eq!(chain.rejections.len(), 7);
-    assert!(chain.figures.verifier_runtime_bytes <= 24_576);
+    assert!(chain.figures.verifier_largest_part_bytes <= 24_576);
     let royalty = DEMO_FEE_WEI * u128::from(DEMO_ROYALTY_BPS) / 10_000;
     assert_eq!(
         chain.creator_paid,

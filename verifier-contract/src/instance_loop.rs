@@ -405,7 +405,7 @@ fn reads(lines: &[String], ptr: usize) -> Vec<usize> {
 
 /// The highest memory address the code names (in mload, mstore, or the end
 /// of a keccak256 or precompile call's range).
-fn max_address(lines: &[String]) -> usize {
+pub(crate) fn max_address(lines: &[String]) -> usize {
     let single = re(r"m(?:load|store8?)\((0x[0-9a-f]+|\d+)");
     let range = re(r"keccak256\((0x[0-9a-f]+|\d+), (0x[0-9a-f]+|\d+)\)");
     let call = re(

@@ -10,6 +10,7 @@ pub mod market;
 mod market_tests;
 pub mod rpc;
 pub mod solc;
+pub mod split;
 pub mod verifier;
 
 pub use alloy_sol_types;

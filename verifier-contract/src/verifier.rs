@@ -21,8 +21,11 @@ use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
 use snark_verifier_sdk::{PlonkVerifier, SHPLONK};
 
+use crate::evm::MAX_CODE_SIZE;
 use crate::instance_loop::{roll_instance_loops, RollError};
 use crate::solc::{self, Compiled, Optimizer, SolcError};
+use crate::split::split_verifier;
+use revm::primitives::Address;
 
 /// Name of the generated contract.
 pub const VERIFIER_CONTRACT: &str = "Halo2Verifier";
@@ -66,13 +69,84 @@ pub fn straight_line_verifier_solidity(
     loader.solidity_code()
 }
 
-/// Compiles a generated verifier (optimizer off: see [`Optimizer`]).
-pub fn compile_verifier(source: &str) -> Result<Compiled, SolcError> {
-    solc::compile_one(
-        &[("Verifier.sol", source)],
-        VERIFIER_CONTRACT,
-        Optimizer::Off,
-    )
+/// One compiled contract of a verifier: the whole verifier, or one part of
+/// a verifier split to fit EIP-170 (see [`crate::split`]).
+#[derive(Clone, Debug)]
+pub struct VerifierPart {
+    pub source: String,
+    pub compiled: Compiled,
+    /// Whether its constructor takes the next part's address.
+    pub has_next: bool,
+}
+
+impl VerifierPart {
+    /// What deploying it sends: creation code, then the next part's
+    /// address as its constructor argument where it has one.
+    pub fn creation_code(&self, next: Option<Address>) -> Vec<u8> {
+        let mut code = self.compiled.bytecode.clone();
+        if let (true, Some(next)) = (self.has_next, next) {
+            code.extend_from_slice(&[0u8; 12]);
+            code.extend_from_slice(next.as_slice());
+        }
+        code
+    }
+}
+
+/// Why a verifier could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Solc(#[from] SolcError),
+    #[error(transparent)]
+    Shape(#[from] RollError),
+    #[error(
+        "the verifier does not fit EIP-170 even in {MAX_PARTS} contracts (largest part {0} bytes)"
+    )]
+    TooLarge(usize),
+}
+
+/// The most contracts a verifier is split into.
+pub const MAX_PARTS: usize = 8;
+
+/// Compiles a generated verifier (optimizer off: see [`Optimizer`]) into as
+/// few contracts as fit EIP-170: one for most models; the entry part first.
+pub fn compile_verifier(source: &str) -> Result<Vec<VerifierPart>, BuildError> {
+    let whole = compile_part(VERIFIER_CONTRACT, source)?;
+    if whole.runtime.len() <= MAX_CODE_SIZE {
+        return Ok(vec![VerifierPart {
+            source: source.to_string(),
+            compiled: whole,
+            has_next: false,
+        }]);
+    }
+    // Room for the hand-over code and for uneven cuts.
+    let budget = MAX_CODE_SIZE * 9 / 10;
+    let mut largest = whole.runtime.len();
+    for parts in whole.runtime.len().div_ceil(budget).max(2)..=MAX_PARTS {
+        let sources = split_verifier(source, VERIFIER_CONTRACT, parts)?;
+        let mut compiled = Vec::with_capacity(parts);
+        for p in sources {
+            let c = compile_part(&p.name, &p.source)?;
+            compiled.push(VerifierPart {
+                source: p.source,
+                compiled: c,
+                has_next: p.has_next,
+            });
+        }
+        largest = compiled
+            .iter()
+            .map(|p| p.compiled.runtime.len())
+            .max()
+            .unwrap_or(0);
+        if largest <= MAX_CODE_SIZE {
+            return Ok(compiled);
+        }
+    }
+    Err(BuildError::TooLarge(largest))
+}
+
+fn compile_part(name: &str, source: &str) -> Result<Compiled, SolcError> {
+    solc::compile_one(&[(&format!("{name}.sol"), source)], name, Optimizer::Off)
 }
 
 /// The verifier's calldata: every instance as a 32-byte big-endian word,

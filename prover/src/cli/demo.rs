@@ -84,9 +84,17 @@ pub fn run(a: Args) -> CliResult {
     println!("\n== 5. on-chain, in an embedded EVM (revm)");
     let chain = crate::onchain::run_market_flow(&vk, &run.proof)?;
     let f = &chain.figures;
+    let layout = if f.verifier_parts > 1 {
+        format!(
+            "{} bytes in {} contracts, largest {} (EIP-170: 24576 each)",
+            f.verifier_runtime_bytes, f.verifier_parts, f.verifier_largest_part_bytes
+        )
+    } else {
+        format!("{} bytes (EIP-170: 24576)", f.verifier_runtime_bytes)
+    };
     println!(
-        "  verifier contract {} bytes (EIP-170: 24576), deploy {} gas, verify {} gas",
-        f.verifier_runtime_bytes, f.verifier_deploy_gas, f.verify_gas
+        "  verifier contract {layout}, deploy {} gas, verify {} gas",
+        f.verifier_deploy_gas, f.verify_gas
     );
     println!(
         "  market contract {} bytes, deploy {} gas; register {} gas, request {} gas, fulfill {} gas, withdraw {} gas",

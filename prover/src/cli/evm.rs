@@ -68,16 +68,27 @@ fn verifier(a: VerifierArgs) -> CliResult {
         let path = a.out.join(name);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
-    write("Verifier.sol", v.source.clone())?;
-    write("Verifier.bin", hex::encode(&v.compiled.bytecode) + "\n")?;
-    write(
-        "Verifier.runtime.bin",
-        hex::encode(&v.compiled.runtime) + "\n",
-    )?;
-    write(
-        "Verifier.abi.json",
-        serde_json::to_string_pretty(&v.compiled.abi)? + "\n",
-    )?;
+    // The entry keeps the name Verifier.*; further parts are VerifierPartK.*.
+    for (k, part) in v.parts.iter().enumerate() {
+        let stem = if k == 0 {
+            "Verifier".to_string()
+        } else {
+            format!("VerifierPart{k}")
+        };
+        write(&format!("{stem}.sol"), part.source.clone())?;
+        write(
+            &format!("{stem}.bin"),
+            hex::encode(&part.compiled.bytecode) + "\n",
+        )?;
+        write(
+            &format!("{stem}.runtime.bin"),
+            hex::encode(&part.compiled.runtime) + "\n",
+        )?;
+        write(
+            &format!("{stem}.abi.json"),
+            serde_json::to_string_pretty(&part.compiled.abi)? + "\n",
+        )?;
+    }
     println!(
         "verifier of model {} (vk {}), {} public instances -> {}/Verifier.sol",
         vk.header.model_name,
@@ -85,15 +96,29 @@ fn verifier(a: VerifierArgs) -> CliResult {
         v.num_instances,
         a.out.display()
     );
-    println!(
-        "  runtime code {} bytes of EIP-170's {MAX_CODE_SIZE} ({})",
-        v.runtime_size(),
-        if v.fits_eip170() {
-            "fits"
-        } else {
-            "TOO LARGE: it cannot be deployed"
-        }
-    );
+    if v.parts.len() > 1 {
+        println!(
+            "  split into {} contracts to fit EIP-170 (VerifierPart1..{}): deploy the last first; each earlier part's constructor takes the next part's address",
+            v.parts.len(),
+            v.parts.len() - 1
+        );
+    }
+    for (k, part) in v.parts.iter().enumerate() {
+        let size = part.compiled.runtime.len();
+        println!(
+            "  {} runtime code {size} bytes of EIP-170's {MAX_CODE_SIZE} ({})",
+            if v.parts.len() > 1 {
+                format!("part {}:", k + 1)
+            } else {
+                String::new()
+            },
+            if size <= MAX_CODE_SIZE {
+                "fits"
+            } else {
+                "TOO LARGE: it cannot be deployed"
+            }
+        );
+    }
     let mut evm = Evm::new();
     match v.deploy(&mut evm) {
         Ok(d) => println!("  deployed in the embedded EVM: {} gas", d.gas_used),
@@ -117,8 +142,11 @@ fn verify(a: VerifyArgs) -> CliResult {
     let check = call_verifier(&mut evm, deployed.address, &proof)?;
     if check.accepted {
         println!(
-            "VALID in the EVM: the verifier contract ({} bytes, deployed for {} gas) accepted the proof, {} gas",
-            deployed.runtime_size, deployed.gas_used, check.gas_used
+            "VALID in the EVM: the verifier ({} bytes in {} contract(s), deployed for {} gas) accepted the proof, {} gas",
+            deployed.part_sizes.iter().sum::<usize>(),
+            deployed.part_sizes.len(),
+            deployed.gas_used,
+            check.gas_used
         );
         Ok(0)
     } else {

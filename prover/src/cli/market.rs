@@ -239,14 +239,26 @@ fn deploy(a: DeployArgs) -> CliResult {
         node.url(),
         node.address()
     );
-    let v = node.deploy(verifier.compiled.bytecode.clone())?;
+    let mut receipts = Vec::new();
+    let v = verifier.deploy_with(|code| {
+        let d = node.deploy(code).map_err(|e| e.to_string())?;
+        let size = node.code(d.address).map_err(|e| e.to_string())?.len();
+        let gas = d.receipt.gas_used;
+        receipts.push(d.receipt);
+        Ok((d.address, gas, size))
+    })?;
     println!(
-        "verifier of model {} (vk {}, {} bytes) deployed at {}: {}",
+        "verifier of model {} (vk {}, {} bytes{}) deployed at {}: {}",
         vk.header.model_name,
         &vk.header.vk_id[..16.min(vk.header.vk_id.len())],
-        verifier.runtime_size(),
+        verifier.total_runtime_size(),
+        if verifier.parts.len() > 1 {
+            format!(" in {} contracts", verifier.parts.len())
+        } else {
+            String::new()
+        },
         v.address,
-        gas_line(&v.receipt)
+        receipts.iter().map(gas_line).collect::<Vec<_>>().join("; ")
     );
     let market = match a.market {
         Some(m) => m,
