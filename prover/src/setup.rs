@@ -54,6 +54,34 @@ pub fn setup(
     srs: &Srs,
     progress: &Progress,
 ) -> Result<SetupOutput, ProverError> {
+    let start = Instant::now();
+    let (vk, circuit, layout) = verifying_key(model, srs, progress)?;
+    progress.stage("generating the proving key");
+    let pk = keygen_pk(&vk.params, vk.vk.clone(), &circuit)
+        .map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    Ok(SetupOutput {
+        pk: ProvingKeyFile {
+            header: vk.header.clone(),
+            params: vk.params.clone(),
+            pk,
+        },
+        vk,
+        layout,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The verifying key alone, without the (much larger, slower) proving
+/// key: enough to generate and deploy a model's verifier contract.
+pub fn setup_vk(model: &QuantizedModel, srs: &Srs) -> Result<VerifyingKeyFile, ProverError> {
+    verifying_key(model, srs, &Progress::hidden()).map(|(vk, _, _)| vk)
+}
+
+fn verifying_key(
+    model: &QuantizedModel,
+    srs: &Srs,
+    progress: &Progress,
+) -> Result<(VerifyingKeyFile, ModelCircuit, Layout), ProverError> {
     let mut layout = plan(model)?;
     if srs.params.k() < layout.k {
         return Err(ProverError::SrsTooSmall {
@@ -61,7 +89,6 @@ pub fn setup(
             needed: layout.k,
         });
     }
-    let start = Instant::now();
     progress.stage(&format!("downsizing the SRS to k = {}", layout.k));
     let params = if srs.params.k() == layout.k {
         srs.params.clone()
@@ -72,9 +99,6 @@ pub fn setup(
     progress.stage("generating the verifying key");
     // Compressed selectors: fewer fixed columns, so a smaller vk and EVM verifier.
     let vk = keygen_vk_custom(&params, &circuit, true)
-        .map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
-    progress.stage("generating the proving key");
-    let pk = keygen_pk(&params, vk.clone(), &circuit)
         .map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
     // The planner's count is an upper bound; after selector compression the
     // constraint system knows the real number.
@@ -87,16 +111,7 @@ pub fn setup(
         &srs.meta,
         vk_id(&vk),
     );
-    Ok(SetupOutput {
-        pk: ProvingKeyFile {
-            header: header.clone(),
-            params: params.clone(),
-            pk,
-        },
-        vk: VerifyingKeyFile { header, params, vk },
-        layout,
-        elapsed: start.elapsed(),
-    })
+    Ok((VerifyingKeyFile { header, params, vk }, circuit, layout))
 }
 
 /// Writes `pk`, `vk` and a human-readable `settings.json` into `dir`.

@@ -62,6 +62,7 @@ contract ZkinferMarket {
 
     // Fixed-point values above this are the encodings of negative numbers.
     uint256 private constant HALF_FIELD = (SCALAR_FIELD - 1) / 2;
+    uint256 private constant LANES = 8;
 
     // ---------------------------------------------------------------------
     // Storage
@@ -77,7 +78,12 @@ contract ZkinferMarket {
     mapping(bytes32 => address[]) private _contributors;
     mapping(bytes32 => uint16[]) private _shares;
     mapping(uint256 => Request) private _requests;
-    mapping(uint256 => uint256[]) private _outputs;
+    /// Proven outputs, packed eight signed 32-bit lanes to a word: a
+    /// transformer block's 1,024 outputs take 128 storage writes instead of
+    /// 1,024 (22M gas, more than a transaction may use). zkinfer's outputs
+    /// are fixed-point values range-checked in the circuit to far fewer
+    /// bits; a wider one is refused with OutputOutOfRange.
+    mapping(uint256 => uint256[]) private _packedOutputs;
 
     // 1 = unlocked, 2 = locked; never 0, so each lock costs a warm write only.
     uint256 private _lock = 1;
@@ -121,6 +127,7 @@ contract ZkinferMarket {
     error NothingToWithdraw();
     error TransferFailed();
     error Reentrancy();
+    error OutputOutOfRange();
 
     modifier nonReentrant() {
         if (_lock != 1) revert Reentrancy();
@@ -224,7 +231,7 @@ contract ZkinferMarket {
         r.status = Status.Fulfilled;
         r.prover = msg.sender;
         uint256[] calldata outputs = instances[numInputs:];
-        _outputs[requestId] = outputs;
+        _storeOutputs(requestId, outputs);
         bytes32 outputHash = keccak256(abi.encodePacked(outputs));
         r.outputHash = outputHash;
 
@@ -325,28 +332,52 @@ contract ZkinferMarket {
     /// @notice The proven outputs of a request, as field elements. Reverts
     /// unless fulfilled, so a consumer can never mistake "no answer yet" for
     /// an answer of zeros.
-    function outputOf(uint256 requestId) external view returns (uint256[] memory) {
-        if (_requests[requestId].status != Status.Fulfilled) revert NotFulfilled();
-        return _outputs[requestId];
+    function outputOf(uint256 requestId) external view returns (uint256[] memory values) {
+        int256[] memory signed = signedOutputOf(requestId);
+        uint256 n = signed.length;
+        values = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            int256 v = signed[i];
+            values[i] = v < 0 ? SCALAR_FIELD - uint256(-v) : uint256(v);
+        }
     }
 
     /// @notice The proven outputs as signed fixed-point integers: a field
     /// element x above (r-1)/2 encodes the negative number x - r.
-    function signedOutputOf(uint256 requestId) external view returns (int256[] memory values) {
-        if (_requests[requestId].status != Status.Fulfilled) revert NotFulfilled();
-        uint256[] storage outputs = _outputs[requestId];
-        uint256 n = outputs.length;
+    function signedOutputOf(uint256 requestId) public view returns (int256[] memory values) {
+        Request storage r = _requests[requestId];
+        if (r.status != Status.Fulfilled) revert NotFulfilled();
+        uint256 n = _models[r.modelId].numOutputs;
+        uint256[] storage packed = _packedOutputs[requestId];
         values = new int256[](n);
         for (uint256 i; i < n; ++i) {
-            uint256 x = outputs[i];
-            // x < r < 2^254 (the verifier checked it), so both casts are exact.
-            values[i] = x > HALF_FIELD ? int256(x) - int256(SCALAR_FIELD) : int256(x);
+            values[i] = int256(int32(uint32(packed[i / LANES] >> (32 * (i % LANES)))));
         }
     }
 
     // ---------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------
+
+    /// @dev Stores outputs (field elements) as signed 32-bit lanes; reverts
+    /// unless each is a canonical field element whose signed value fits.
+    function _storeOutputs(uint256 requestId, uint256[] calldata outputs) private {
+        uint256[] storage packed = _packedOutputs[requestId];
+        uint256 n = outputs.length;
+        uint256 word;
+        for (uint256 i; i < n; ++i) {
+            uint256 x = outputs[i];
+            if (x >= SCALAR_FIELD) revert OutputOutOfRange();
+            // x < r < 2^254, so both casts are exact.
+            int256 v = x > HALF_FIELD ? int256(x) - int256(SCALAR_FIELD) : int256(x);
+            if (v < type(int32).min || v > type(int32).max) revert OutputOutOfRange();
+            word |= uint256(uint32(int32(v))) << (32 * (i % LANES));
+            if (i % LANES == LANES - 1 || i + 1 == n) {
+                packed.push(word);
+                word = 0;
+            }
+        }
+    }
 
     /// @dev Validates and stores a model's royalty split (a separate function
     /// only to keep registerModel's stack within the EVM's reach).

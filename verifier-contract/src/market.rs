@@ -49,6 +49,7 @@ alloy_sol_types::sol! {
         error BadShares();
         error BadModel();
         error NotFulfilled();
+        error OutputOutOfRange();
 
         event ModelRegistered(bytes32 indexed modelId, address indexed creator, address verifier, uint256 fee);
         event InferenceRequested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, bytes32 inputCommitment, uint64 deadline);

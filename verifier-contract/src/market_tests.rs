@@ -1343,3 +1343,57 @@ fn fulfil_and_withdraw_gas() {
     );
     assert!(withdraw < 60_000, "{withdraw}");
 }
+
+#[test]
+fn many_outputs_round_trip_through_the_packed_store() {
+    let mut w = World::new();
+    // 19 outputs: two full words of eight lanes and a partial third, with
+    // the extremes of a 32-bit lane.
+    let values: Vec<i64> = (0..19)
+        .map(|i| match i {
+            0 => i64::from(i32::MIN),
+            1 => i64::from(i32::MAX),
+            _ => (i - 9) * 1_000_003,
+        })
+        .collect();
+    let outs: Vec<U256> = values.iter().map(|&v| field(v)).collect();
+    let mut reg = w.registration(9, &[]);
+    reg.num_outputs = outs.len() as u32;
+    w.register(&reg);
+    let id = w.request(reg.model_id, &input(0));
+    let out = w.fulfill(id, &instances(&input(0), &outs), VALID_PROOF);
+    assert!(out.success, "fulfill failed: {}", failure_reason(&out));
+    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(outs));
+    let signed = w.market.signed_output_of(&mut w.evm, id).unwrap().unwrap();
+    let signed: Vec<i64> = signed.iter().map(|&v| v as i64).collect();
+    assert_eq!(signed, values);
+}
+
+#[test]
+fn an_output_wider_than_32_bits_is_refused_and_moves_no_money() {
+    let mut w = World::new();
+    let model = w.register_split_model(1);
+    for wide in [
+        field(i64::from(i32::MAX) + 1),
+        field(i64::from(i32::MIN) - 1),
+        // Not a canonical field element (the verifier would reduce it).
+        U256::from_str_radix(
+            "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000002",
+            16,
+        )
+        .unwrap(),
+    ] {
+        let id = w.request(model, &input(0));
+        let before = w.ledger();
+        let outs = [field(1), wide, field(2)];
+        let out = w.fulfill(id, &instances(&input(0), &outs), VALID_PROOF);
+        assert!(reverted_with::<IZkinferMarket::OutputOutOfRange>(&out), "{}", failure_reason(&out));
+        assert_eq!(w.ledger(), before);
+        assert_eq!(w.status(id), 1, "still open");
+    }
+    // The selector contracts/README.md documents.
+    assert_eq!(
+        hex::encode(IZkinferMarket::OutputOutOfRange::SELECTOR),
+        "eea9456c"
+    );
+}
