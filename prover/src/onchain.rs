@@ -92,7 +92,20 @@ pub fn run_market_flow(
     vk: &VerifyingKeyFile,
     proof: &ProofFile,
 ) -> Result<OnchainRun, ProverError> {
+    run_market_flow_with(vk, proof, Vec::new())
+}
+
+/// [`run_market_flow`] with more proofs that both the verifier and the
+/// market must refuse (a proof made for another model, say), sent like the
+/// tampered ones.
+pub fn run_market_flow_with(
+    vk: &VerifyingKeyFile,
+    proof: &ProofFile,
+    also_refused: Vec<(&'static str, ProofFile)>,
+) -> Result<OnchainRun, ProverError> {
     crate::evm::check_proof_matches(vk, proof)?;
+    let bad_proofs: Vec<(&'static str, ProofFile)> =
+        tampered(proof).into_iter().chain(also_refused).collect();
     let (instances, proof_bytes) = proof_calldata(proof)?;
     let mut evm = Evm::new();
     let fee = U256::from(DEMO_FEE_WEI);
@@ -116,8 +129,8 @@ pub fn run_market_flow(
         ));
     }
     fig.verify_gas = valid.gas_used;
-    for (what, bad) in tampered(proof) {
-        let check = call_verifier(&mut evm, verifier_at, &bad)?;
+    for (what, bad) in &bad_proofs {
+        let check = call_verifier(&mut evm, verifier_at, bad)?;
         rejections.push(Rejection {
             contract: "verifier",
             what,
@@ -160,8 +173,8 @@ pub fn run_market_flow(
 
     // Refused fulfilments first: none may move money or close the request.
     let escrow = evm.balance(m.address);
-    for (what, bad) in tampered(proof) {
-        let (bad_instances, bad_bytes) = proof_calldata(&bad)?;
+    for (what, bad) in &bad_proofs {
+        let (bad_instances, bad_bytes) = proof_calldata(bad)?;
         let out = m
             .fulfill(&mut evm, PROVER, id, &bad_instances, &bad_bytes)
             .map_err(evm_err)?;

@@ -82,6 +82,19 @@ fn io_err(p: &Path) -> impl FnOnce(std::io::Error) -> ProverError + '_ {
 }
 
 /// Runs the pipeline on `bundled` inside `dir` (created if missing).
+/// A bundled model quantized as `run_bundled` quantizes it (its embedded
+/// ONNX, calibration samples and options), through a temporary directory.
+pub fn quantize_bundled(bundled: &BundledModel) -> Result<QuantizedModel, ProverError> {
+    let dir =
+        tempfile::tempdir().map_err(|e| ProverError::Io("a temporary directory".into(), e))?;
+    let art = Artifacts::in_dir(dir.path());
+    std::fs::write(&art.onnx, bundled.onnx).map_err(io_err(&art.onnx))?;
+    std::fs::write(&art.samples, bundled.samples).map_err(io_err(&art.samples))?;
+    let samples = inputs::load_samples(&art.samples)?;
+    let (model, _) = quantize_onnx(&art.onnx, &samples, &bundled.quantize_options())?;
+    Ok(model)
+}
+
 pub fn run_bundled(
     bundled: &BundledModel,
     dir: &Path,

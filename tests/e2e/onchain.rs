@@ -4,7 +4,9 @@
 
 use zkinfer_circuits::field::fr_to_i128;
 use zkinfer_prover::keys::VerifyingKeyFile;
-use zkinfer_prover::onchain::{run_market_flow, DEMO_FEE_WEI, DEMO_ROYALTY_BPS};
+use zkinfer_prover::onchain::{
+    run_market_flow, run_market_flow_with, DEMO_FEE_WEI, DEMO_ROYALTY_BPS,
+};
 use zkinfer_prover::proof_file::fr_from_decimal;
 
 use crate::common::{mlp_run, path_str, zkinfer};
@@ -95,4 +97,91 @@ fn evm_verify_cli_accepts_the_proof_and_refuses_bad_files() {
     assert!(std::fs::read_to_string(out.join("Verifier.sol"))
         .unwrap()
         .contains("Halo2Verifier"));
+}
+
+/// The mlp with one weight changed is another model with the same shape, so
+/// its proofs have the same number of public values: only the proof itself
+/// can tell them apart. Both the mlp's verifier and the market must refuse
+/// it.
+#[test]
+fn a_proof_for_another_model_is_refused_in_the_evm() {
+    use zkinfer_gpu::Backend;
+    use zkinfer_prover::progress::Progress;
+    use zkinfer_prover::prove::prove;
+    use zkinfer_prover::setup::setup;
+    use zkinfer_prover::srs::Srs;
+    use zkinfer_quantizer::{inputs, Op};
+
+    let (_, run) = mlp_run();
+    let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk")).unwrap();
+    let mut other = run.model.clone();
+    let weight = other
+        .nodes
+        .iter_mut()
+        .find_map(|n| match &mut n.op {
+            Op::Linear { weight, .. } => Some(weight),
+            _ => None,
+        })
+        .expect("the mlp has a linear layer");
+    weight[0] += 1;
+    let srs = Srs::load(&run.artifacts.srs).unwrap();
+    let keys = setup(&other, &srs, &Progress::hidden()).unwrap();
+    assert_ne!(keys.vk.header.vk_id, vk.header.vk_id);
+    let input = inputs::quantize_inputs(&other, &inputs::load_input(&run.artifacts.input).unwrap())
+        .unwrap();
+    let foreign = prove(&other, &keys.pk, input, Backend::Cpu, &Progress::hidden())
+        .unwrap()
+        .proof;
+    assert_eq!(foreign.instances.len(), run.proof.instances.len());
+
+    let chain = run_market_flow_with(&vk, &run.proof, vec![("another model", foreign)]).unwrap();
+    let refused: Vec<_> = chain
+        .rejections
+        .iter()
+        .filter(|r| r.what == "another model")
+        .collect();
+    assert_eq!(refused.len(), 2, "by the verifier and by the market");
+    for r in refused {
+        assert!(
+            r.rejected,
+            "{} accepted a proof for another model",
+            r.contract
+        );
+    }
+}
+
+/// Every bundled model's verifier, transformers included, is deployable:
+/// each of its contracts is within EIP-170 (keys from a dev SRS; only the
+/// verifying key is generated).
+#[test]
+fn every_bundled_models_verifier_fits_eip170() {
+    use zkinfer_prover::bundled;
+    use zkinfer_prover::evm::EvmVerifier;
+    use zkinfer_prover::pipeline::{quantize_bundled, DEMO_SRS_SEED};
+    use zkinfer_prover::setup::setup_vk;
+    use zkinfer_prover::srs::Srs;
+    use zkinfer_verifier_contract::evm::{Evm, MAX_CODE_SIZE};
+
+    for m in bundled::ALL {
+        let model = quantize_bundled(m).unwrap();
+        let k = zkinfer_circuits::plan(&model).unwrap().k;
+        let vk = setup_vk(&model, &Srs::dev(k, Some(DEMO_SRS_SEED))).unwrap();
+        let verifier = EvmVerifier::build(&vk).unwrap();
+        let sizes: Vec<usize> = verifier
+            .parts
+            .iter()
+            .map(|p| p.compiled.runtime.len())
+            .collect();
+        eprintln!(
+            "{}: {} public values, verifier {sizes:?} bytes",
+            m.name, vk.header.num_instances
+        );
+        assert!(
+            sizes.iter().all(|&s| s <= MAX_CODE_SIZE),
+            "{}: {sizes:?}",
+            m.name
+        );
+        let deployed = verifier.deploy(&mut Evm::new()).unwrap();
+        assert_eq!(deployed.part_sizes.len(), sizes.len());
+    }
 }

@@ -236,3 +236,35 @@ fn bert_tiny_from_onnx_proves_and_verifies_through_the_cli() {
         1
     );
 }
+
+/// The transformer block's proof on-chain, in the embedded EVM: its
+/// verifier (2,048 public values, split into contracts within EIP-170)
+/// accepts it and refuses tampered copies; the market records all 1,024
+/// outputs and refuses tampered and replayed fulfilments.
+#[test]
+fn gpt2_block_proof_goes_through_the_market_in_the_evm() {
+    use zkinfer_circuits::field::fr_to_i128;
+    use zkinfer_prover::keys::VerifyingKeyFile;
+    use zkinfer_prover::onchain::run_market_flow;
+    use zkinfer_prover::proof_file::fr_from_decimal;
+
+    let run = gpt2_block();
+    let vk = VerifyingKeyFile::load(&run.vk).unwrap();
+    let proof = ProofFile::load(&run.proof).unwrap();
+    let chain = run_market_flow(&vk, &proof).expect("the on-chain flow runs");
+    assert!(chain.figures.verifier_largest_part_bytes <= 24_576);
+    assert_eq!(chain.rejections.len(), 7);
+    for r in &chain.rejections {
+        assert!(
+            r.rejected,
+            "{} accepted: {} ({})",
+            r.contract, r.what, r.reason
+        );
+    }
+    let outputs: Vec<i128> = proof.instances[proof.num_inputs..]
+        .iter()
+        .map(|s| fr_to_i128(fr_from_decimal(s).unwrap()).expect("a small signed value"))
+        .collect();
+    assert_eq!(outputs.len(), 1024);
+    assert_eq!(chain.recorded_output, outputs);
+}

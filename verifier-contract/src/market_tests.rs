@@ -1387,7 +1387,11 @@ fn an_output_wider_than_32_bits_is_refused_and_moves_no_money() {
         let before = w.ledger();
         let outs = [field(1), wide, field(2)];
         let out = w.fulfill(id, &instances(&input(0), &outs), VALID_PROOF);
-        assert!(reverted_with::<IZkinferMarket::OutputOutOfRange>(&out), "{}", failure_reason(&out));
+        assert!(
+            reverted_with::<IZkinferMarket::OutputOutOfRange>(&out),
+            "{}",
+            failure_reason(&out)
+        );
         assert_eq!(w.ledger(), before);
         assert_eq!(w.status(id), 1, "still open");
     }

@@ -1,4 +1,6 @@
 use crate::bundled::{self, BundledModel};
+use crate::keys::VerifyingKeyFile;
+use crate::onchain::{run_market_flow, OnchainFigures};
 use crate::pipeline::{print_figures, run_bundled};
 use crate::progress::Progress;
 use clap::Args as ClapArgs;
@@ -22,6 +24,10 @@ pub struct Args {
     /// auto, cpu or cuda.
     #[arg(long, default_value = "auto")]
     backend: String,
+    /// Skip the on-chain figures (verifier size, deploy and verify gas in
+    /// the embedded EVM), which need Node.js for solc-js.
+    #[arg(long)]
+    no_evm: bool,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -45,15 +51,56 @@ pub fn run(a: Args) -> CliResult {
     let models = selected(&a.model)?;
     let tmp = tempfile::tempdir()?;
     let mut figures = Vec::new();
+    let mut onchain = Vec::new();
     for m in models {
         let progress = Progress::spinner(m.name);
         let run = run_bundled(m, &tmp.path().join(m.name), backend, &progress)?;
+        if !a.no_evm {
+            progress.stage("on-chain figures (embedded EVM)");
+            let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk"))?;
+            let chain = run_market_flow(&vk, &run.proof)?;
+            if !chain.all_rejected() {
+                return Err(format!("{}: the EVM accepted a tampered proof", m.name).into());
+            }
+            onchain.push((m.name, vk.header.num_instances, chain.figures));
+        }
         progress.finish();
         figures.push(run.figures);
     }
     println!("backend: {backend}; dev SRS; times are wall clock on this machine");
     print_figures(&figures.iter().collect::<Vec<_>>(), &mut std::io::stdout())?;
+    if !onchain.is_empty() {
+        println!("\non-chain, embedded EVM (revm, Prague rules); gas of whole transactions");
+        print_onchain(&onchain);
+    }
     Ok(0)
+}
+
+fn print_onchain(rows: &[(&str, usize, OnchainFigures)]) {
+    println!(
+        "{:<12} {:>7} {:>9} {:>10} {:>10} {:>11} {:>11} {:>11}",
+        "model",
+        "public",
+        "contracts",
+        "largest B",
+        "total B",
+        "deploy gas",
+        "verify gas",
+        "fulfill gas"
+    );
+    for (name, public, f) in rows {
+        println!(
+            "{:<12} {:>7} {:>9} {:>10} {:>10} {:>11} {:>11} {:>11}",
+            name,
+            public,
+            f.verifier_parts,
+            f.verifier_largest_part_bytes,
+            f.verifier_runtime_bytes,
+            f.verifier_deploy_gas,
+            f.verify_gas,
+            f.fulfill_gas
+        );
+    }
 }
 
 /// The models `--model` names, in bundle order for `all` or the default.

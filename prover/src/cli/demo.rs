@@ -114,9 +114,18 @@ pub fn run(a: Args) -> CliResult {
             r.reason
         );
     }
+    const SHOWN: usize = 8;
+    let out = &chain.recorded_output;
+    let more = if out.len() > SHOWN {
+        format!(" ... ({} more)", out.len() - SHOWN)
+    } else {
+        String::new()
+    };
     println!(
-        "  output recorded on-chain: {:?}; creator withdrew {} wei, prover {} wei",
-        chain.recorded_output, chain.creator_paid, chain.prover_paid
+        "  output recorded on-chain: {:?}{more}; creator withdrew {} wei, prover {} wei",
+        &out[..out.len().min(SHOWN)],
+        chain.creator_paid,
+        chain.prover_paid
     );
     if !all_rejected {
         return Ok(2);
