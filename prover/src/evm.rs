@@ -118,6 +118,10 @@ pub struct EvmCheck {
     pub accepted: bool,
     /// Gas of the whole transaction (21,000 base and calldata included).
     pub gas_used: u64,
+    /// What the transaction pays before any code runs: 21,000 plus 4 gas
+    /// per zero and 16 per non-zero calldata byte. `gas_used` minus this is
+    /// the verifier's execution, what a contract calling it pays.
+    pub intrinsic_gas: u64,
 }
 
 /// The proof's instances as EVM words and its proof bytes; errors for a
@@ -141,13 +145,21 @@ pub fn call_verifier(
     let instances = proof.instance_values()?;
     let bytes = proof.proof_bytes()?;
     let data = calldata(&instances, &bytes);
+    let intrinsic_gas = intrinsic_gas(&data);
     let out = evm
         .transact(DEPLOYER, verifier, U256::ZERO, data)
         .map_err(|e| ProverError::Evm(e.to_string()))?;
     Ok(EvmCheck {
         accepted: out.success,
         gas_used: out.gas_used,
+        intrinsic_gas,
     })
+}
+
+/// A transaction's base cost and calldata cost (EIP-2028).
+pub fn intrinsic_gas(data: &[u8]) -> u64 {
+    let zeros = data.iter().filter(|&&b| b == 0).count() as u64;
+    21_000 + 4 * zeros + 16 * (data.len() as u64 - zeros)
 }
 
 /// Refuses a proof made for another key before spending gas on it.

@@ -35,6 +35,9 @@ pub struct OnchainFigures {
     pub verifier_deploy_gas: u64,
     /// A direct call of the verifier with a valid proof (whole transaction).
     pub verify_gas: u64,
+    /// The part of `verify_gas` spent running the verifier (without the
+    /// transaction's base and calldata cost).
+    pub verify_execution_gas: u64,
     pub market_runtime_bytes: usize,
     pub market_deploy_gas: u64,
     pub register_gas: u64,
@@ -129,6 +132,7 @@ pub fn run_market_flow_with(
         ));
     }
     fig.verify_gas = valid.gas_used;
+    fig.verify_execution_gas = valid.gas_used - valid.intrinsic_gas;
     for (what, bad) in &bad_proofs {
         let check = call_verifier(&mut evm, verifier_at, bad)?;
         rejections.push(Rejection {

@@ -93,8 +93,8 @@ pub fn run(a: Args) -> CliResult {
         format!("{} bytes (EIP-170: 24576)", f.verifier_runtime_bytes)
     };
     println!(
-        "  verifier contract {layout}, deploy {} gas, verify {} gas",
-        f.verifier_deploy_gas, f.verify_gas
+        "  verifier contract {layout}, deploy {} gas, verify {} gas ({} without the transaction's base and calldata)",
+        f.verifier_deploy_gas, f.verify_gas, f.verify_execution_gas
     );
     println!(
         "  market contract {} bytes, deploy {} gas; register {} gas, request {} gas, fulfill {} gas, withdraw {} gas",

@@ -142,11 +142,12 @@ fn verify(a: VerifyArgs) -> CliResult {
     let check = call_verifier(&mut evm, deployed.address, &proof)?;
     if check.accepted {
         println!(
-            "VALID in the EVM: the verifier ({} bytes in {} contract(s), deployed for {} gas) accepted the proof, {} gas",
+            "VALID in the EVM: the verifier ({} bytes in {} contract(s), deployed for {} gas) accepted the proof, {} gas ({} of it running the verifier, the rest the transaction's base and calldata)",
             deployed.part_sizes.iter().sum::<usize>(),
             deployed.part_sizes.len(),
             deployed.gas_used,
-            check.gas_used
+            check.gas_used,
+            check.gas_used - check.intrinsic_gas
         );
         Ok(0)
     } else {
