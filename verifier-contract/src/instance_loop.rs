@@ -71,10 +71,13 @@ pub fn roll_instance_loops(
     let batch = BatchInversion::find(&lines, &lagrange.denominators)?;
     let none = BTreeSet::new();
     let mut dropped_denominators = BTreeSet::new();
+    let index = readers_index(&lines);
     for term in &lagrange.terms {
         let readers = |ptr: usize, removed: &BTreeSet<usize>, skip_batch: bool| {
-            reads(&lines, ptr)
+            index
+                .get(&ptr)
                 .into_iter()
+                .flatten()
                 .filter(|l| !removed.contains(l) && !(skip_batch && batch.lines.contains(l)))
                 .count()
         };
@@ -118,12 +121,11 @@ pub fn roll_instance_loops(
     }
 
     // What was dropped leaves holes in memory: close them.
-    let mut freed: BTreeSet<usize> = BTreeSet::new();
-    for &i in &remove {
-        if let Some(ptr) = defs.defined_at(i) {
-            freed.insert(ptr);
-        }
-    }
+    let written_by = defs.by_line();
+    let mut freed: BTreeSet<usize> = remove
+        .iter()
+        .filter_map(|i| written_by.get(i).copied())
+        .collect();
     freed.extend(batch.products_of(&dropped_denominators));
     freed.remove(&sum.dest);
     if freed
@@ -301,12 +303,12 @@ impl Definitions {
         Definitions { lines_of, expr_of }
     }
 
-    /// The address a definition line writes.
-    fn defined_at(&self, line: usize) -> Option<usize> {
+    /// The address each definition line writes (first writes only).
+    fn by_line(&self) -> BTreeMap<usize, usize> {
         self.lines_of
             .iter()
-            .find(|(_, lines)| lines.first() == Some(&line))
-            .map(|(&ptr, _)| ptr)
+            .filter_map(|(&ptr, lines)| Some((*lines.first()?, ptr)))
+            .collect()
     }
 
     /// The line that defines `ptr` if every other write to it is in
@@ -391,16 +393,18 @@ fn check_lagrange_terms(
     }
 }
 
-/// Lines that read `ptr` with `mload`.
-fn reads(lines: &[String], ptr: usize) -> Vec<usize> {
-    let hex = format!("mload({ptr:#x})");
-    let dec = format!("mload({ptr})");
-    lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.contains(&hex) || l.contains(&dec))
-        .map(|(i, _)| i)
-        .collect()
+/// For every address, the lines that read it with `mload`.
+fn readers_index(lines: &[String]) -> BTreeMap<usize, Vec<usize>> {
+    let load = re(r"mload\((0x[0-9a-f]+|\d+)\)");
+    let mut index: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        for c in load.captures_iter(line) {
+            if let Some(ptr) = parse_num(&c[1]) {
+                index.entry(ptr).or_default().push(i);
+            }
+        }
+    }
+    index
 }
 
 /// The highest memory address the code names (in mload, mstore, or the end
