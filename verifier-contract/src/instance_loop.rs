@@ -448,12 +448,15 @@ fn instance_eval_loop(
     let _ = write!(
         s,
         "{{
-            // zkinfer: sum_i inst_i * L_i(z) over the {n} instances, in loops
+            // zkinfer: sum_i inst_i * L_i(z) over the {n} instances, in loops:
+            // (z^n - 1)/n * sum_i inst_i * w^i / (z - w^i), the denominators
+            // inverted together (prefix products in scratch memory).
+            let z := mload({z:#x})
             let w := 1
             let prod := 1
             for {{ let i := 0 }} lt(i, {n}) {{ i := add(i, 1) }} {{
-                prod := mulmod(prod, addmod(mload({z:#x}), sub(f_q, w), f_q), f_q)
                 mstore(add({scratch:#x}, shl(5, i)), prod)
+                prod := mulmod(prod, add(z, sub(f_q, w)), f_q)
                 w := mulmod(w, {w}, f_q)
             }}
             mstore({args:#x}, 0x20)
@@ -464,16 +467,15 @@ fn instance_eval_loop(
             mstore({a5:#x}, f_q)
             success := and(eq(staticcall(gas(), 0x5, {args:#x}, 0xc0, {args:#x}, 0x20), 1), success)
             let inv := mload({args:#x})
-            let result := 0
-            for {{ let i := {n} }} gt(i, 0) {{ }} {{
+            let sum := 0
+            for {{ let i := {n} }} i {{ }} {{
                 i := sub(i, 1)
                 w := mulmod(w, {w_inv}, f_q)
-                let before := 1
-                if i {{ before := mload(add({scratch:#x}, shl(5, sub(i, 1)))) }}
-                result := addmod(result, mulmod(mulmod(mulmod(mload({numer:#x}), w, f_q), mulmod(inv, before, f_q), f_q), mload(add({base:#x}, shl(5, i))), f_q), f_q)
-                inv := mulmod(inv, addmod(mload({z:#x}), sub(f_q, w), f_q), f_q)
+                // inv * (prefix product before i) = 1 / (z - w^i)
+                sum := addmod(sum, mulmod(mulmod(w, mload(add({base:#x}, shl(5, i))), f_q), mulmod(inv, mload(add({scratch:#x}, shl(5, i))), f_q), f_q), f_q)
+                inv := mulmod(inv, add(z, sub(f_q, w)), f_q)
             }}
-            mstore({dest:#x}, result)
+            mstore({dest:#x}, mulmod(sum, mload({numer:#x}), f_q))
         }}",
         a1 = args + 0x20,
         a2 = args + 0x40,

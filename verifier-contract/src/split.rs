@@ -4,12 +4,15 @@
 //! The generated verifier is one assembly block whose state between
 //! top-level statements is memory plus the `success` flag (every other Yul
 //! variable is scoped to a block, which this module checks). So it can be
-//! cut between any two top-level statements: part k runs its statements,
-//! reverts if a check already failed, and otherwise `staticcall`s part k+1
-//! with the original calldata followed by an image of its memory; part k+1
-//! copies the image back and goes on. Only the last part decides; a revert
+//! cut between any two top-level statements after the last read of
+//! calldata (the proof is read, and the transcript replayed, first): part k
+//! runs its statements, reverts if a check already failed, and otherwise
+//! `staticcall`s part k+1 with its memory, in place, as calldata; part k+1
+//! copies it back and goes on. Only the last part decides; a revert
 //! anywhere propagates to the caller of the first part, which is the
 //! verifier's address for everyone else (the market, `zkinfer evm verify`).
+//! A later part called directly proves nothing (it trusts the memory it is
+//! given): only the first part is a verifier.
 //!
 //! Each part but the last learns its successor's address from its
 //! constructor (an immutable), so the parts are deployed last to first.
@@ -70,7 +73,7 @@ pub fn split_verifier(
         }
         if k > 0 {
             src.push_str(&format!(
-                "            // The previous part's memory, after the original calldata.\n            calldatacopy(0x80, sub(calldatasize(), {image_in:#x}), {image_in:#x})\n"
+                "            // The previous part's memory.\n            calldatacopy(0x80, 0, {image_in:#x})\n"
             ));
         }
         for line in &body {
@@ -78,16 +81,10 @@ pub fn split_verifier(
             src.push('\n');
         }
         if has_next {
-            let buf = image_out + 0x80;
             src.push_str(&format!(
                 "            if iszero(success) {{ revert(0, 0) }}
-            {{
-                // On to the next part: the original calldata, then memory.
-                let original := sub(calldatasize(), {image_in:#x})
-                calldatacopy({buf:#x}, 0, original)
-                success := staticcall(gas(), 0x4, 0x80, {image_out:#x}, add({buf:#x}, original), {image_out:#x})
-                success := and(success, staticcall(gas(), next_part, {buf:#x}, add(original, {image_out:#x}), 0, 0))
-            }}
+            // On to the next part, with this part's memory.
+            success := staticcall(gas(), next_part, 0x80, {image_out:#x}, 0, 0)
 "
             ));
         }
@@ -172,13 +169,19 @@ impl Layout {
             ));
         }
         let total = chars.max(1);
+        // Later parts get no calldata of the caller's: every read of it
+        // stays in the first part.
+        let after_reads = (self.body.clone())
+            .rev()
+            .find(|&i| lines[i].contains("calldataload"))
+            .map_or(self.body.start, |i| i + 1);
         let mut ranges = Vec::with_capacity(parts);
         let mut start = self.body.start;
         for k in 1..parts {
             let target = total * k / parts;
             let cut = boundaries
                 .iter()
-                .find(|&&(i, c)| c >= target && i > start)
+                .find(|&&(i, c)| c >= target && i > start && i >= after_reads)
                 .map(|&(i, _)| i)
                 .ok_or_else(|| {
                     RollError::new(format!("no place to cut the verifier into {parts}"))
@@ -231,9 +234,7 @@ contract Halo2Verifier {
         assert!(parts[0].source.contains("contract Halo2Verifier {"));
         assert!(parts[0].source.contains("staticcall(gas(), next_part"));
         assert!(parts[1].source.contains("contract Halo2VerifierPart1 {"));
-        assert!(parts[1]
-            .source
-            .contains("calldatacopy(0x80, sub(calldatasize()"));
+        assert!(parts[1].source.contains("calldatacopy(0x80, 0, 0x"));
         // Every body statement is in exactly one part.
         for stmt in [
             "mstore(0xa0, 1)",
@@ -249,6 +250,17 @@ contract Halo2Verifier {
             .find(|p| p.source.contains("let x := mload(0xa0)"))
             .unwrap();
         assert!(holder.source.contains("mstore(0xc0, x)"));
+    }
+
+    #[test]
+    fn calldata_is_read_only_in_the_first_part() {
+        let code = TOY.replace(
+            "mstore(0xe0, mload(0xc0))",
+            "mstore(0xe0, calldataload(0x20))",
+        );
+        let parts = split_verifier(&code, "Halo2Verifier", 2).unwrap();
+        assert!(parts[0].source.contains("calldataload(0x20)"));
+        assert!(!parts[1].source.contains("calldataload"));
     }
 
     #[test]
