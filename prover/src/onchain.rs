@@ -80,13 +80,45 @@ fn evm_err(e: EvmError) -> ProverError {
 
 fn must(step: &str, out: Outcome) -> Result<Outcome, ProverError> {
     if out.success {
-        Ok(out)
-    } else {
-        Err(ProverError::Evm(format!(
-            "{step} failed: {}",
-            market::failure_reason(&out)
-        )))
+        return Ok(out);
     }
+    let reason = market::failure_reason(&out);
+    let hint = if reason.contains("OutOfGas") {
+        format!(
+            " (a transaction may use at most {} gas here, near Osaka's per-transaction cap)",
+            zkinfer_verifier_contract::evm::TX_GAS_LIMIT
+        )
+    } else {
+        String::new()
+    };
+    Err(ProverError::Evm(format!("{step} failed: {reason}{hint}")))
+}
+
+/// The verifier's figures alone (size, deployment, one valid proof), for
+/// models whose market flow does not fit a transaction.
+pub fn verifier_figures(
+    vk: &VerifyingKeyFile,
+    proof: &ProofFile,
+) -> Result<OnchainFigures, ProverError> {
+    crate::evm::check_proof_matches(vk, proof)?;
+    let mut evm = Evm::new();
+    evm.fund(DEPLOYER, U256::from(10u128.pow(20)));
+    let deployed = EvmVerifier::build(vk)?.deploy(&mut evm)?;
+    let valid = call_verifier(&mut evm, deployed.address, proof)?;
+    if !valid.accepted {
+        return Err(ProverError::Evm(
+            "the verifier contract rejected a proof that verifies natively".into(),
+        ));
+    }
+    Ok(OnchainFigures {
+        verifier_runtime_bytes: deployed.part_sizes.iter().sum(),
+        verifier_parts: deployed.part_sizes.len(),
+        verifier_largest_part_bytes: deployed.part_sizes.iter().copied().max().unwrap_or(0),
+        verifier_deploy_gas: deployed.gas_used,
+        verify_gas: valid.gas_used,
+        verify_execution_gas: valid.gas_used - valid.intrinsic_gas,
+        ..OnchainFigures::default()
+    })
 }
 
 /// Deploys the verifier of `vk` and the market, and runs one paid inference
