@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use regex::{Captures, Regex};
 
-use crate::instance_loop::RollError;
+use crate::instance_loop::{parse_num, RollError};
 
 /// Addresses of freed 32-byte slots and the renumbering they imply.
 pub struct Compaction {
@@ -107,11 +107,10 @@ impl Compaction {
     }
 }
 
+// The patterns only match literals that parse; a huge one cannot be an
+// address the verifier uses.
 fn num_of(s: &str) -> usize {
-    match s.strip_prefix("0x") {
-        Some(hex) => usize::from_str_radix(hex, 16).unwrap_or(usize::MAX / 2),
-        None => s.parse().unwrap_or(usize::MAX / 2),
-    }
+    parse_num(s).unwrap_or(usize::MAX / 2)
 }
 
 #[cfg(test)]

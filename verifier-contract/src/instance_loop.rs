@@ -146,19 +146,21 @@ pub fn roll_instance_loops(
         omega,
         scratch,
     );
-    let marker = out.iter().position(|l| l == ROLL_MARKER).unwrap_or(0);
+    let Some(marker) = out.iter().position(|l| l == ROLL_MARKER) else {
+        return fail("the instance evaluation's place was lost");
+    };
     out[marker] = roll;
     let mut code = out.join("\n");
     code.push('\n');
     Ok(code)
 }
 
-fn round_up(x: usize, to: usize) -> usize {
+pub(crate) fn round_up(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
 }
 
 /// A numeric literal as the loader prints addresses: hex or decimal.
-fn parse_num(s: &str) -> Option<usize> {
+pub(crate) fn parse_num(s: &str) -> Option<usize> {
     match s.strip_prefix("0x") {
         Some(hex) => usize::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),

@@ -17,7 +17,7 @@
 //! Each part but the last learns its successor's address from its
 //! constructor (an immutable), so the parts are deployed last to first.
 
-use crate::instance_loop::{max_address, RollError};
+use crate::instance_loop::{max_address, round_up, RollError};
 
 /// One contract of a split verifier, in calling order.
 #[derive(Clone, Debug)]
@@ -100,10 +100,6 @@ pub fn split_verifier(
         image_in = image_out;
     }
     Ok(out)
-}
-
-fn round_up(x: usize, to: usize) -> usize {
-    x.div_ceil(to) * to
 }
 
 /// Where the generated contract's pieces are.
