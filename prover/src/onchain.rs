@@ -225,7 +225,12 @@ pub fn run_market_flow_with(
     let out = m
         .fulfill(&mut evm, PROVER, id, &instances, &proof_bytes)
         .map_err(evm_err)?;
-    fig.fulfill_gas = must("fulfill", out)?.gas_used;
+    let out = must("fulfill", out)?;
+    fig.fulfill_gas = out.gas_used;
+    let published = market::published_outputs(&out)
+        .filter(|(request, _)| *request == id)
+        .map(|(_, outputs)| outputs)
+        .ok_or_else(|| ProverError::Evm("fulfill published no outputs".into()))?;
     let replay = m
         .fulfill(&mut evm, PROVER, id, &instances, &proof_bytes)
         .map_err(evm_err)?;
@@ -236,10 +241,28 @@ pub fn run_market_flow_with(
         reason: market::failure_reason(&replay),
     });
 
-    let recorded_output = m
-        .signed_output_of(&mut evm, id)
+    // What a consumer reads: the stored outputs where the market keeps
+    // them, else the published ones, which it must vouch for.
+    if !m
+        .matches_output(&mut evm, id, &published)
         .map_err(evm_err)?
-        .ok_or_else(|| ProverError::Evm("the fulfilled request has no recorded output".into()))?;
+    {
+        return Err(ProverError::Evm(
+            "the market does not vouch for the outputs it published".into(),
+        ));
+    }
+    let recorded_output = match m.signed_output_of(&mut evm, id).map_err(evm_err)? {
+        Some(stored) => stored,
+        None if published.len() > MAX_STORED_OUTPUTS => published
+            .iter()
+            .map(|x| signed(*x))
+            .collect::<Result<_, _>>()?,
+        None => {
+            return Err(ProverError::Evm(
+                "the fulfilled request has no recorded output".into(),
+            ))
+        }
+    };
 
     let before = (evm.balance(CREATOR), evm.balance(PROVER));
     fig.withdraw_gas = must("withdraw", m.withdraw(&mut evm, CREATOR).map_err(evm_err)?)?.gas_used;
@@ -253,6 +276,27 @@ pub fn run_market_flow_with(
         creator_paid,
         prover_paid,
     })
+}
+
+/// Outputs the market keeps in storage (`MAX_STORED_OUTPUTS` in the contract).
+pub const MAX_STORED_OUTPUTS: usize = 256;
+
+/// A field element as a signed fixed-point integer.
+fn signed(x: U256) -> Result<i128, ProverError> {
+    let fr = fr_from_u256(x)
+        .ok_or_else(|| ProverError::Evm(format!("published output {x} is not a field element")))?;
+    zkinfer_circuits::field::fr_to_i128(fr).ok_or_else(|| {
+        ProverError::Evm(format!("published output {x} is not a small signed value"))
+    })
+}
+
+fn fr_from_u256(x: U256) -> Option<halo2_proofs::halo2curves::bn256::Fr> {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let mut repr = [0u8; 32];
+    for (dst, src) in repr.iter_mut().zip(x.to_be_bytes::<32>().iter().rev()) {
+        *dst = *src;
+    }
+    Option::from(halo2_proofs::halo2curves::bn256::Fr::from_repr(repr))
 }
 
 fn tampered(proof: &ProofFile) -> [(&'static str, ProofFile); 3] {

@@ -63,6 +63,11 @@ contract ZkinferMarket {
     // Fixed-point values above this are the encodings of negative numbers.
     uint256 private constant HALF_FIELD = (SCALAR_FIELD - 1) / 2;
     uint256 private constant LANES = 8;
+    /// Outputs of models with at most this many are kept in storage for
+    /// outputOf; larger outputs (a language model's logits: 4,096 values
+    /// would be 11M gas of storage) are only in the InferenceOutputs event
+    /// and checked with matchesOutput.
+    uint256 public constant MAX_STORED_OUTPUTS = 256;
 
     // ---------------------------------------------------------------------
     // Storage
@@ -103,6 +108,10 @@ contract ZkinferMarket {
     event InferenceFulfilled(
         uint256 indexed requestId, bytes32 indexed modelId, address indexed prover, bytes32 outputHash
     );
+    /// Every fulfilment's outputs, as the proof's field elements: how
+    /// off-chain readers (and contracts, via matchesOutput) get outputs
+    /// too many to keep in storage.
+    event InferenceOutputs(uint256 indexed requestId, uint256[] outputs);
     event Refunded(uint256 indexed requestId, address indexed requester, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
 
@@ -128,6 +137,7 @@ contract ZkinferMarket {
     error TransferFailed();
     error Reentrancy();
     error OutputOutOfRange();
+    error OutputNotStored();
 
     modifier nonReentrant() {
         if (_lock != 1) revert Reentrancy();
@@ -231,12 +241,13 @@ contract ZkinferMarket {
         r.status = Status.Fulfilled;
         r.prover = msg.sender;
         uint256[] calldata outputs = instances[numInputs:];
-        _storeOutputs(requestId, outputs);
+        if (outputs.length <= MAX_STORED_OUTPUTS) _storeOutputs(requestId, outputs);
         bytes32 outputHash = keccak256(abi.encodePacked(outputs));
         r.outputHash = outputHash;
 
         _pay(modelId, m, r.fee);
         emit InferenceFulfilled(requestId, modelId, msg.sender, outputHash);
+        emit InferenceOutputs(requestId, outputs);
     }
 
     /// @notice Return an expired, unfulfilled request's escrow to its
@@ -342,12 +353,21 @@ contract ZkinferMarket {
         }
     }
 
+    /// @notice Whether `outputs` (field elements, as in InferenceOutputs)
+    /// are the proven outputs of a fulfilled request: how a contract uses
+    /// outputs too large to be stored.
+    function matchesOutput(uint256 requestId, uint256[] calldata outputs) external view returns (bool) {
+        Request storage r = _requests[requestId];
+        return r.status == Status.Fulfilled && keccak256(abi.encodePacked(outputs)) == r.outputHash;
+    }
+
     /// @notice The proven outputs as signed fixed-point integers: a field
     /// element x above (r-1)/2 encodes the negative number x - r.
     function signedOutputOf(uint256 requestId) public view returns (int256[] memory values) {
         Request storage r = _requests[requestId];
         if (r.status != Status.Fulfilled) revert NotFulfilled();
         uint256 n = _models[r.modelId].numOutputs;
+        if (n > MAX_STORED_OUTPUTS) revert OutputNotStored();
         uint256[] storage packed = _packedOutputs[requestId];
         values = new int256[](n);
         for (uint256 i; i < n; ++i) {

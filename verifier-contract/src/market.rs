@@ -26,6 +26,8 @@ alloy_sol_types::sol! {
         function signedOutputOf(uint256 requestId) external view returns (int256[] memory);
         function isFulfilled(uint256 requestId) external view returns (bool);
         function outputHashOf(uint256 requestId) external view returns (bytes32);
+        function matchesOutput(uint256 requestId, uint256[] outputs) external view returns (bool);
+        function MAX_STORED_OUTPUTS() external view returns (uint256);
         function requestCount() external view returns (uint256);
         function modelOf(bytes32 modelId) external view returns (address creator, address verifier, address payout, uint256 fee, uint16 royaltyBps, uint32 numInputs, uint32 numOutputs);
         function requestOf(uint256 requestId) external view returns (address requester, bytes32 modelId, bytes32 commitment, uint64 deadline, uint256 fee, uint8 status, address prover);
@@ -50,10 +52,12 @@ alloy_sol_types::sol! {
         error BadModel();
         error NotFulfilled();
         error OutputOutOfRange();
+        error OutputNotStored();
 
         event ModelRegistered(bytes32 indexed modelId, address indexed creator, address verifier, uint256 fee);
         event InferenceRequested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, bytes32 inputCommitment, uint64 deadline);
         event InferenceFulfilled(uint256 indexed requestId, bytes32 indexed modelId, address indexed prover, bytes32 outputHash);
+        event InferenceOutputs(uint256 indexed requestId, uint256[] outputs);
         event Refunded(uint256 indexed requestId, address indexed requester, uint256 amount);
         event Withdrawn(address indexed account, uint256 amount);
     }
@@ -85,6 +89,16 @@ pub struct Registration {
     pub num_outputs: u32,
     /// Contributors and their shares of the royalty (basis points summing to 10,000), or none.
     pub contributors: Vec<(Address, u16)>,
+}
+
+/// The outputs a `fulfill` published in its InferenceOutputs event.
+pub fn published_outputs(outcome: &Outcome) -> Option<(U256, Vec<U256>)> {
+    use alloy_sol_types::SolEvent;
+    outcome.logs.iter().find_map(|log| {
+        abi::InferenceOutputs::decode_log(log)
+            .ok()
+            .map(|e| (e.data.requestId, e.data.outputs.clone()))
+    })
 }
 
 /// The name of the custom error (or the halt) behind a failed call, for messages.
@@ -243,6 +257,21 @@ impl Market {
             })
             .collect::<Result<_, _>>()
             .map(Some)
+    }
+
+    /// Whether `outputs` are the proven outputs of fulfilled `request_id`.
+    pub fn matches_output(
+        &self,
+        evm: &mut Evm,
+        request_id: U256,
+        outputs: &[U256],
+    ) -> Result<bool, EvmError> {
+        let call = abi::matchesOutputCall {
+            requestId: request_id,
+            outputs: outputs.to_vec(),
+        };
+        let out = evm.call(Address::ZERO, self.address, call.abi_encode())?;
+        decode_view::<abi::matchesOutputCall>(&out)
     }
 
     /// A model's record; all zero (verifier included) if it is not registered.

@@ -1274,7 +1274,13 @@ fn the_market_emits_its_events() {
         e.outputHash.0,
         w.market.output_hash_of(&mut w.evm, id).unwrap()
     );
-    assert_eq!(out.logs.len(), 1, "fulfil emits only InferenceFulfilled");
+    let published = market_event::<IZkinferMarket::InferenceOutputs>(&w, &out);
+    assert_eq!((published.requestId, published.outputs), (id, outputs()));
+    assert_eq!(
+        out.logs.len(),
+        2,
+        "fulfil emits only InferenceFulfilled and InferenceOutputs"
+    );
 }
 
 // -------------------------------------------------------------------------
@@ -1399,5 +1405,51 @@ fn an_output_wider_than_32_bits_is_refused_and_moves_no_money() {
     assert_eq!(
         hex::encode(IZkinferMarket::OutputOutOfRange::SELECTOR),
         "eea9456c"
+    );
+}
+
+#[test]
+fn outputs_too_many_to_store_are_published_and_vouched_for() {
+    use crate::market::published_outputs;
+    let mut w = World::new();
+    let n = 300; // over MAX_STORED_OUTPUTS (256)
+    let outs: Vec<U256> = (0..n).map(|i| field(i as i64 * 37 - 5_000)).collect();
+    let mut reg = w.registration(8, &[]);
+    reg.num_outputs = n as u32;
+    w.register(&reg);
+    let id = w.request(reg.model_id, &input(0));
+    let out = w.fulfill(id, &instances(&input(0), &outs), VALID_PROOF);
+    assert!(out.success, "fulfill failed: {}", failure_reason(&out));
+    assert_eq!(published_outputs(&out), Some((id, outs.clone())));
+    // Not in storage: the views say so rather than return something else.
+    let stored = w.evm.call(
+        Address::ZERO,
+        w.market.address,
+        IZkinferMarket::outputOfCall { requestId: id }.abi_encode(),
+    );
+    assert!(reverted_with::<IZkinferMarket::OutputNotStored>(
+        &stored.unwrap()
+    ));
+    assert!(w.market.matches_output(&mut w.evm, id, &outs).unwrap());
+    let mut changed = outs.clone();
+    changed[123] = field(1);
+    assert!(!w.market.matches_output(&mut w.evm, id, &changed).unwrap());
+    assert!(!w.market.matches_output(&mut w.evm, id, &outs[1..]).unwrap());
+    // Another request, not fulfilled, vouches for nothing.
+    let open = w.request(reg.model_id, &input(1));
+    assert!(!w.market.matches_output(&mut w.evm, open, &outs).unwrap());
+}
+
+#[test]
+fn new_abi_items_have_the_documented_selectors() {
+    // The selectors and topic contracts/README.md documents.
+    assert_eq!(
+        [
+            hex::encode(IZkinferMarket::OutputNotStored::SELECTOR),
+            hex::encode(IZkinferMarket::matchesOutputCall::SELECTOR),
+            hex::encode(IZkinferMarket::MAX_STORED_OUTPUTSCall::SELECTOR),
+            hex::encode(&IZkinferMarket::InferenceOutputs::SIGNATURE_HASH.0[..4]),
+        ],
+        ["d4ea8548", "6e52027a", "e8f79cd9", "278f8b4c"]
     );
 }
