@@ -86,7 +86,7 @@ pub fn run(a: Args) -> CliResult {
 
 fn print_onchain(rows: &[(&str, usize, OnchainFigures, Option<String>)]) {
     println!(
-        "{:<12} {:>7} {:>9} {:>10} {:>10} {:>11} {:>11} {:>11}",
+        "{:<12} {:>7} {:>9} {:>10} {:>10} {:>11} {:>11} {:>12} {:>11}",
         "model",
         "public",
         "contracts",
@@ -94,6 +94,7 @@ fn print_onchain(rows: &[(&str, usize, OnchainFigures, Option<String>)]) {
         "total B",
         "deploy gas",
         "verify gas",
+        "of which run",
         "fulfill gas"
     );
     for (name, public, f, note) in rows {
