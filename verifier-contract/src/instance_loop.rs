@@ -78,7 +78,7 @@ pub fn roll_instance_loops(
                 .get(&ptr)
                 .into_iter()
                 .flatten()
-                .filter(|l| !removed.contains(l) && !(skip_batch && batch.lines.contains(l)))
+                .filter(|l| !(removed.contains(l) || skip_batch && batch.lines.contains(l)))
                 .count()
         };
         let Some(fraction_def) = defs.sole(term.fraction, &none) else {
@@ -168,7 +168,7 @@ pub(crate) fn parse_num(s: &str) -> Option<usize> {
 }
 
 fn parse_fr(s: &str) -> Option<Fr> {
-    Option::from(Fr::from_str_vartime(s))
+    Fr::from_str_vartime(s)
 }
 
 fn re(pattern: &str) -> Regex {
