@@ -231,6 +231,33 @@ impl NodeClient {
         self.block_on(|p| async move { p.get_code_at(who).await })
     }
 
+    /// The outputs a market published for `request_id` (its
+    /// `InferenceOutputs` event), from the first block on; None if there is
+    /// no such event.
+    pub fn published_outputs(
+        &self,
+        market: Address,
+        request_id: U256,
+    ) -> Result<Option<Vec<U256>>, RpcError> {
+        use crate::market::IZkinferMarket::InferenceOutputs;
+        use alloy::rpc::types::Filter;
+        use alloy_sol_types::SolEvent;
+        let filter = Filter::new()
+            .address(market)
+            .event_signature(InferenceOutputs::SIGNATURE_HASH)
+            .topic1(request_id)
+            .from_block(BlockNumberOrTag::Earliest);
+        let logs = self.block_on(|p| {
+            let filter = filter.clone();
+            async move { p.get_logs(&filter).await }
+        })?;
+        Ok(logs.iter().find_map(|log| {
+            InferenceOutputs::decode_log(&log.inner)
+                .ok()
+                .map(|e| e.data.outputs.clone())
+        }))
+    }
+
     /// Timestamp of the latest block: the clock deadlines are measured against.
     pub fn block_timestamp(&self) -> Result<u64, RpcError> {
         let block = self

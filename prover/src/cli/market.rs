@@ -511,21 +511,59 @@ fn output(a: OutputArgs) -> CliResult {
         3 => return Err(format!("request {} was refunded: it has no output", a.request_id).into()),
         _ => {}
     }
-    let values = node.view(
+    let model = node.view(
         a.market,
-        &abi::signedOutputOfCall {
-            requestId: a.request_id,
+        &abi::modelOfCall {
+            modelId: req.modelId,
         },
     )?;
+    // Outputs too many to store are only in the fulfilment's event; the
+    // market vouches for them with matchesOutput.
+    let (values, source) = if model.numOutputs as usize > MAX_STORED_OUTPUTS {
+        let published = node
+            .published_outputs(a.market, a.request_id)?
+            .ok_or_else(|| {
+                format!(
+                    "request {} is fulfilled but the node has no InferenceOutputs event for it",
+                    a.request_id
+                )
+            })?;
+        let vouched = node.view(
+            a.market,
+            &abi::matchesOutputCall {
+                requestId: a.request_id,
+                outputs: published.clone(),
+            },
+        )?;
+        if !vouched {
+            return Err(format!(
+                "the market does not vouch for the outputs published for request {}",
+                a.request_id
+            )
+            .into());
+        }
+        let values: Vec<String> = published.iter().map(signed_text).collect();
+        (
+            values,
+            "published in InferenceOutputs, checked with matchesOutput",
+        )
+    } else {
+        let stored = node.view(
+            a.market,
+            &abi::signedOutputOfCall {
+                requestId: a.request_id,
+            },
+        )?;
+        (stored.iter().map(|v| v.to_string()).collect(), "stored")
+    };
     println!(
-        "request {} (model 0x{}), proved by {}: {} outputs",
+        "request {} (model 0x{}), proved by {}: {} outputs ({source})",
         a.request_id,
         hex::encode(req.modelId),
         req.prover,
         values.len()
     );
-    for (i, v) in values.iter().enumerate() {
-        let text = v.to_string();
+    for (i, text) in values.iter().enumerate() {
         match &vk {
             Some(vk) => {
                 let x: f64 = text
@@ -538,6 +576,22 @@ fn output(a: OutputArgs) -> CliResult {
         }
     }
     Ok(0)
+}
+
+/// Outputs the market keeps in storage (its MAX_STORED_OUTPUTS).
+const MAX_STORED_OUTPUTS: usize = crate::onchain::MAX_STORED_OUTPUTS;
+
+/// A field element as the signed integer it encodes (x > (r-1)/2 is x - r).
+fn signed_text(x: &U256) -> String {
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let r = U256::from_str_radix(Fr::MODULUS.trim_start_matches("0x"), 16)
+        .expect("the scalar field's modulus is hex");
+    if *x > r >> 1 {
+        format!("-{}", r - *x)
+    } else {
+        x.to_string()
+    }
 }
 
 fn parse_address(s: &str) -> Result<Address, String> {
