@@ -522,3 +522,121 @@ fn hex_bytes32(s: &str) -> [u8; 32] {
         .try_into()
         .unwrap()
 }
+
+/// A transformer block on the real node: its verifier is a chain of
+/// contracts (deployed by `zkinfer market deploy`), and its 1,024 outputs,
+/// too many to store, are published in the fulfilment's event, vouched for
+/// by the market and read back by `zkinfer market output`.
+#[test]
+fn a_transformer_block_is_verified_and_paid_for_on_a_real_node() {
+    use zkinfer_prover::evm::EvmVerifier;
+    use zkinfer_prover::keys::VerifyingKeyFile;
+    use zkinfer_prover::proof_file::ProofFile;
+
+    let node = match HardhatNode::start() {
+        Ok(n) => n,
+        Err(why) => {
+            eprintln!("skipped: the real-node market test needs hardhat's node: {why}");
+            return;
+        }
+    };
+    let run = crate::transformer::gpt2_block();
+    let (vk, proof) = (path_str(&run.vk), path_str(&run.proof));
+    let proof_file = ProofFile::load(&run.proof).unwrap();
+    let parts = EvmVerifier::build(&VerifyingKeyFile::load(&run.vk).unwrap())
+        .unwrap()
+        .parts
+        .len();
+    let c = node.client(CREATOR);
+
+    ok(market(&node, CREATOR, &["deploy", "--vk", vk]), "deploy");
+    // Parts are deployed last first: the entry is the last of them, then
+    // the market.
+    let verifier = c.address().create(parts as u64 - 1);
+    let market_addr = c.address().create(parts as u64);
+    let m = market_addr.to_string();
+    ok(
+        market(
+            &node,
+            CREATOR,
+            &[
+                "register",
+                "--market",
+                &m,
+                "--verifier",
+                &verifier.to_string(),
+                "--vk",
+                vk,
+                "--fee",
+                "1000",
+            ],
+        ),
+        "register",
+    );
+    ok(
+        market(
+            &node,
+            REQUESTER,
+            &[
+                "request",
+                "--market",
+                &m,
+                "--model-id",
+                &proof_file.model_id,
+                "--proof",
+                proof,
+            ],
+        ),
+        "request",
+    );
+    ok(
+        market(
+            &node,
+            PROVER,
+            &["fulfill", "--market", &m, "--request-id", "1", proof],
+        ),
+        "fulfill",
+    );
+    let outputs: Vec<U256> = proof_file.instances[proof_file.num_inputs..]
+        .iter()
+        .map(|s| U256::from_str_radix(s, 10).unwrap())
+        .collect();
+    assert_eq!(outputs.len(), 1024);
+    let published = c
+        .published_outputs(market_addr, U256::from(1))
+        .unwrap()
+        .expect("the fulfilment published its outputs");
+    assert_eq!(published, outputs);
+    let vouched = c
+        .view(
+            market_addr,
+            &abi::matchesOutputCall {
+                requestId: U256::from(1),
+                outputs: outputs.clone(),
+            },
+        )
+        .unwrap();
+    assert!(vouched);
+    ok(
+        market(
+            &node,
+            REQUESTER,
+            &["output", "--market", &m, "--request-id", "1", "--vk", vk],
+        ),
+        "output",
+    );
+    fails_with(
+        market(
+            &node,
+            PROVER,
+            &["fulfill", "--market", &m, "--request-id", "1", proof],
+        ),
+        "NotOpen()",
+        "a replayed proof",
+    );
+    assert_eq!(
+        credit(&c, market_addr, c.address()),
+        U256::from(800),
+        "the creator's royalty (8,000 bps of 1,000 wei)"
+    );
+}

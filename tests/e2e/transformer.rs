@@ -35,13 +35,13 @@ fn model_file(name: &str) -> PathBuf {
 }
 
 /// The files of one CLI run, in its own temp directory.
-struct CliRun {
+pub(crate) struct CliRun {
     dir: tempfile::TempDir,
     onnx: PathBuf,
     input: PathBuf,
     zkq: PathBuf,
-    vk: PathBuf,
-    proof: PathBuf,
+    pub(crate) vk: PathBuf,
+    pub(crate) proof: PathBuf,
 }
 
 /// `zkinfer quantize/srs dev/setup/prove/verify` on `quantizer/models/<name>.onnx`,
@@ -105,7 +105,7 @@ fn cli_pipeline(name: &str) -> CliRun {
     run
 }
 
-fn gpt2_block() -> &'static CliRun {
+pub(crate) fn gpt2_block() -> &'static CliRun {
     static RUN: OnceLock<CliRun> = OnceLock::new();
     RUN.get_or_init(|| cli_pipeline("gpt2_block"))
 }
