@@ -176,6 +176,11 @@ impl NodeClient {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            // No idle keep-alive connections: a node closes an idle one on
+            // its own schedule (hardhat after 5 s), and a request sent on it
+            // as it closes fails with "connection closed before message
+            // completed". A fresh connection per request costs little.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| RpcError::Rpc {
                 url: url.into(),
