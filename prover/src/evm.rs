@@ -73,22 +73,21 @@ impl EvmVerifier {
     pub fn deploy(&self, evm: &mut Evm) -> Result<DeployedVerifier, ProverError> {
         self.deploy_with(|code| {
             evm.deploy(DEPLOYER, code)
-                .map(|d| (d.address, d.gas_used, d.runtime_size))
+                .map(|d| (d.address, d.gas_used))
                 .map_err(|e| e.to_string())
         })
     }
 
-    /// Deploys the parts with `deploy` (creation code to address, gas,
-    /// runtime size): the embedded EVM or a real node.
+    /// Deploys the parts with `deploy` (creation code to address and gas):
+    /// the embedded EVM or a real node.
     pub fn deploy_with(
         &self,
-        mut deploy: impl FnMut(Vec<u8>) -> Result<(Address, u64, usize), String>,
+        mut deploy: impl FnMut(Vec<u8>) -> Result<(Address, u64), String>,
     ) -> Result<DeployedVerifier, ProverError> {
         let mut next = None;
         let mut gas_used = 0;
-        let mut part_sizes = Vec::with_capacity(self.parts.len());
         for (k, part) in self.parts.iter().enumerate().rev() {
-            let (address, gas, size) = deploy(part.creation_code(next)).map_err(|e| {
+            let (address, gas) = deploy(part.creation_code(next)).map_err(|e| {
                 ProverError::Evm(format!(
                     "deploying the verifier of vk {}{}: {e}",
                     short(&self.vk_id),
@@ -100,14 +99,17 @@ impl EvmVerifier {
                 ))
             })?;
             gas_used += gas;
-            part_sizes.push(size);
             next = Some(address);
         }
-        part_sizes.reverse();
         Ok(DeployedVerifier {
             address: next.unwrap_or_default(),
             gas_used,
-            part_sizes,
+            // Filling in the immutable keeps each runtime's length.
+            part_sizes: self
+                .parts
+                .iter()
+                .map(|p| p.compiled.runtime.len())
+                .collect(),
         })
     }
 }

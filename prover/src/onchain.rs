@@ -103,14 +103,24 @@ pub fn verifier_figures(
     crate::evm::check_proof_matches(vk, proof)?;
     let mut evm = Evm::new();
     evm.fund(DEPLOYER, U256::from(10u128.pow(20)));
-    let deployed = EvmVerifier::build(vk)?.deploy(&mut evm)?;
-    let valid = call_verifier(&mut evm, deployed.address, proof)?;
+    deploy_and_verify(&mut evm, vk, proof).map(|(_, fig)| fig)
+}
+
+/// Deploys the verifier of `vk` and checks the valid `proof` with it: its
+/// address and the verifier's figures (the market's are left zero).
+fn deploy_and_verify(
+    evm: &mut Evm,
+    vk: &VerifyingKeyFile,
+    proof: &ProofFile,
+) -> Result<(Address, OnchainFigures), ProverError> {
+    let deployed = EvmVerifier::build(vk)?.deploy(evm)?;
+    let valid = call_verifier(evm, deployed.address, proof)?;
     if !valid.accepted {
         return Err(ProverError::Evm(
             "the verifier contract rejected a proof that verifies natively".into(),
         ));
     }
-    Ok(OnchainFigures {
+    let fig = OnchainFigures {
         verifier_runtime_bytes: deployed.part_sizes.iter().sum(),
         verifier_parts: deployed.part_sizes.len(),
         verifier_largest_part_bytes: deployed.part_sizes.iter().copied().max().unwrap_or(0),
@@ -118,7 +128,8 @@ pub fn verifier_figures(
         verify_gas: valid.gas_used,
         verify_execution_gas: valid.gas_used - valid.intrinsic_gas,
         ..OnchainFigures::default()
-    })
+    };
+    Ok((deployed.address, fig))
 }
 
 /// Deploys the verifier of `vk` and the market, and runs one paid inference
@@ -147,24 +158,8 @@ pub fn run_market_flow_with(
     for who in [CREATOR, CONSUMER, PROVER, DEPLOYER] {
         evm.fund(who, U256::from(10u128.pow(20)));
     }
-    let mut fig = OnchainFigures::default();
+    let (verifier_at, mut fig) = deploy_and_verify(&mut evm, vk, proof)?;
     let mut rejections = Vec::new();
-
-    let verifier = EvmVerifier::build(vk)?;
-    let deployed = verifier.deploy(&mut evm)?;
-    let verifier_at = deployed.address;
-    fig.verifier_runtime_bytes = deployed.part_sizes.iter().sum();
-    fig.verifier_parts = deployed.part_sizes.len();
-    fig.verifier_largest_part_bytes = deployed.part_sizes.iter().copied().max().unwrap_or(0);
-    fig.verifier_deploy_gas = deployed.gas_used;
-    let valid = call_verifier(&mut evm, verifier_at, proof)?;
-    if !valid.accepted {
-        return Err(ProverError::Evm(
-            "the verifier contract rejected a proof that verifies natively".into(),
-        ));
-    }
-    fig.verify_gas = valid.gas_used;
-    fig.verify_execution_gas = valid.gas_used - valid.intrinsic_gas;
     for (what, bad) in &bad_proofs {
         let check = call_verifier(&mut evm, verifier_at, bad)?;
         rejections.push(Rejection {
@@ -253,9 +248,9 @@ pub fn run_market_flow_with(
     }
     let recorded_output = match m.signed_output_of(&mut evm, id).map_err(evm_err)? {
         Some(stored) => stored,
-        None if published.len() > MAX_STORED_OUTPUTS => published
+        None if published.len() > market::MAX_STORED_OUTPUTS => published
             .iter()
-            .map(|x| signed(*x))
+            .map(|&x| signed_output(x))
             .collect::<Result<_, _>>()?,
         None => {
             return Err(ProverError::Evm(
@@ -278,11 +273,8 @@ pub fn run_market_flow_with(
     })
 }
 
-/// Outputs the market keeps in storage (`MAX_STORED_OUTPUTS` in the contract).
-pub const MAX_STORED_OUTPUTS: usize = 256;
-
-/// A field element as a signed fixed-point integer.
-fn signed(x: U256) -> Result<i128, ProverError> {
+/// A field element as the signed fixed-point integer it encodes.
+pub(crate) fn signed_output(x: U256) -> Result<i128, ProverError> {
     let fr = fr_from_u256(x)
         .ok_or_else(|| ProverError::Evm(format!("published output {x} is not a field element")))?;
     zkinfer_circuits::field::fr_to_i128(fr).ok_or_else(|| {

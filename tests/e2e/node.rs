@@ -149,6 +149,13 @@ fn market(node: &HardhatNode, account: usize, args: &[&str]) -> (u8, String) {
     zkinfer(&argv)
 }
 
+/// A started node, or None after saying why the test is skipped.
+fn hardhat_or_skip() -> Option<HardhatNode> {
+    HardhatNode::start()
+        .map_err(|why| eprintln!("skipped: the real-node market test needs hardhat's node: {why}"))
+        .ok()
+}
+
 fn ok(out: (u8, String), what: &str) {
     assert_eq!(out.0, 0, "{what} failed: {}", out.1);
 }
@@ -169,12 +176,8 @@ fn credit(c: &NodeClient, market: Address, who: Address) -> U256 {
 
 #[test]
 fn the_market_pays_for_a_verified_inference_on_a_real_node() {
-    let node = match HardhatNode::start() {
-        Ok(n) => n,
-        Err(why) => {
-            eprintln!("skipped: the real-node market test needs hardhat's node: {why}");
-            return;
-        }
+    let Some(node) = hardhat_or_skip() else {
+        return;
     };
     let (dir, run) = mlp_run();
     let vk = run.artifacts.keys.join("vk");
@@ -533,12 +536,8 @@ fn a_transformer_block_is_verified_and_paid_for_on_a_real_node() {
     use zkinfer_prover::keys::VerifyingKeyFile;
     use zkinfer_prover::proof_file::ProofFile;
 
-    let node = match HardhatNode::start() {
-        Ok(n) => n,
-        Err(why) => {
-            eprintln!("skipped: the real-node market test needs hardhat's node: {why}");
-            return;
-        }
+    let Some(node) = hardhat_or_skip() else {
+        return;
     };
     let run = crate::transformer::gpt2_block();
     let (vk, proof) = (path_str(&run.vk), path_str(&run.proof));

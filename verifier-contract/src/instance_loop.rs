@@ -354,7 +354,8 @@ fn check_lagrange_terms(
             .ok_or_else(|| RollError(format!("{what} at {ptr:#x} has no single definition")))
     };
     let mut terms = Vec::new();
-    let (mut numer_ptr, mut z_ptr) = (None, None);
+    // (numerator, z) addresses: the same for every term.
+    let mut shared: Option<(usize, usize)> = None;
     let mut w = Fr::ONE;
     for (i, &fraction) in sum.fractions.iter().enumerate() {
         let Some(c) = frac.captures(expr(fraction, "L_i(z)")?) else {
@@ -372,8 +373,10 @@ fn check_lagrange_terms(
         if parse_fr(&n[2]) != Some(w) || parse_fr(&d[2]) != Some(-w) {
             return fail(format!("L_{i}(z) is not taken at omega^{i}"));
         }
-        let (np, zp) = (parse_num(&n[1]), parse_num(&d[1]));
-        if *numer_ptr.get_or_insert(np) != np || *z_ptr.get_or_insert(zp) != zp {
+        let (Some(np), Some(zp)) = (parse_num(&n[1]), parse_num(&d[1])) else {
+            return fail(format!("L_{i}(z) reads no address"));
+        };
+        if *shared.get_or_insert((np, zp)) != (np, zp) {
             return fail("the instance Lagrange values use different z");
         }
         terms.push(LagrangeTerm {
@@ -384,14 +387,14 @@ fn check_lagrange_terms(
         w *= omega;
     }
     let denominators = terms.iter().map(|t| t.denominator).collect();
-    match (numer_ptr.flatten(), z_ptr.flatten()) {
-        (Some(numer), Some(z)) => Ok(Lagrange {
+    match shared {
+        Some((numer, z)) => Ok(Lagrange {
             terms,
             denominators,
             numer,
             z,
         }),
-        _ => fail("no z for the instance Lagrange values"),
+        None => fail("no z for the instance Lagrange values"),
     }
 }
 

@@ -65,6 +65,11 @@ alloy_sol_types::sol! {
 
 use IZkinferMarket as abi;
 
+/// Outputs the market keeps in storage: the contract's MAX_STORED_OUTPUTS
+/// (a test checks they agree). Larger outputs are only in its
+/// InferenceOutputs event.
+pub const MAX_STORED_OUTPUTS: usize = 256;
+
 /// Compiles the market contract (optimizer on).
 pub fn compile_market() -> Result<Compiled, SolcError> {
     solc::compile_one(

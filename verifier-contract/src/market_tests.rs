@@ -1412,7 +1412,19 @@ fn an_output_wider_than_32_bits_is_refused_and_moves_no_money() {
 fn outputs_too_many_to_store_are_published_and_vouched_for() {
     use crate::market::published_outputs;
     let mut w = World::new();
-    let n = 300; // over MAX_STORED_OUTPUTS (256)
+    let limit = w
+        .evm
+        .call(
+            Address::ZERO,
+            w.market.address,
+            IZkinferMarket::MAX_STORED_OUTPUTSCall {}.abi_encode(),
+        )
+        .unwrap();
+    assert_eq!(
+        U256::from_be_slice(&limit.output),
+        U256::from(crate::market::MAX_STORED_OUTPUTS)
+    );
+    let n = crate::market::MAX_STORED_OUTPUTS + 44;
     let outs: Vec<U256> = (0..n).map(|i| field(i as i64 * 37 - 5_000)).collect();
     let mut reg = w.registration(8, &[]);
     reg.num_outputs = n as u32;

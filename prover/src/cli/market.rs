@@ -242,10 +242,9 @@ fn deploy(a: DeployArgs) -> CliResult {
     let mut receipts = Vec::new();
     let v = verifier.deploy_with(|code| {
         let d = node.deploy(code).map_err(|e| e.to_string())?;
-        let size = node.code(d.address).map_err(|e| e.to_string())?.len();
         let gas = d.receipt.gas_used;
         receipts.push(d.receipt);
-        Ok((d.address, gas, size))
+        Ok((d.address, gas))
     })?;
     println!(
         "verifier of model {} (vk {}, {} bytes{}) deployed at {}: {}",
@@ -519,43 +518,47 @@ fn output(a: OutputArgs) -> CliResult {
     )?;
     // Outputs too many to store are only in the fulfilment's event; the
     // market vouches for them with matchesOutput.
-    let (values, source) = if model.numOutputs as usize > MAX_STORED_OUTPUTS {
-        let published = node
-            .published_outputs(a.market, a.request_id)?
-            .ok_or_else(|| {
-                format!(
-                    "request {} is fulfilled but the node has no InferenceOutputs event for it",
+    let (values, source) =
+        if model.numOutputs as usize > zkinfer_verifier_contract::market::MAX_STORED_OUTPUTS {
+            let published = node
+                .published_outputs(a.market, a.request_id)?
+                .ok_or_else(|| {
+                    format!(
+                        "request {} is fulfilled but the node has no InferenceOutputs event for it",
+                        a.request_id
+                    )
+                })?;
+            let vouched = node.view(
+                a.market,
+                &abi::matchesOutputCall {
+                    requestId: a.request_id,
+                    outputs: published.clone(),
+                },
+            )?;
+            if !vouched {
+                return Err(format!(
+                    "the market does not vouch for the outputs published for request {}",
                     a.request_id
                 )
-            })?;
-        let vouched = node.view(
-            a.market,
-            &abi::matchesOutputCall {
-                requestId: a.request_id,
-                outputs: published.clone(),
-            },
-        )?;
-        if !vouched {
-            return Err(format!(
-                "the market does not vouch for the outputs published for request {}",
-                a.request_id
+                .into());
+            }
+            let values = published
+                .iter()
+                .map(|&x| crate::onchain::signed_output(x).map(|v| v.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                values,
+                "published in InferenceOutputs, checked with matchesOutput",
             )
-            .into());
-        }
-        let values: Vec<String> = published.iter().map(signed_text).collect();
-        (
-            values,
-            "published in InferenceOutputs, checked with matchesOutput",
-        )
-    } else {
-        let stored = node.view(
-            a.market,
-            &abi::signedOutputOfCall {
-                requestId: a.request_id,
-            },
-        )?;
-        (stored.iter().map(|v| v.to_string()).collect(), "stored")
-    };
+        } else {
+            let stored = node.view(
+                a.market,
+                &abi::signedOutputOfCall {
+                    requestId: a.request_id,
+                },
+            )?;
+            (stored.iter().map(|v| v.to_string()).collect(), "stored")
+        };
     println!(
         "request {} (model 0x{}), proved by {}: {} outputs ({source})",
         a.request_id,
@@ -576,22 +579,6 @@ fn output(a: OutputArgs) -> CliResult {
         }
     }
     Ok(0)
-}
-
-/// Outputs the market keeps in storage (its MAX_STORED_OUTPUTS).
-const MAX_STORED_OUTPUTS: usize = crate::onchain::MAX_STORED_OUTPUTS;
-
-/// A field element as the signed integer it encodes (x > (r-1)/2 is x - r).
-fn signed_text(x: &U256) -> String {
-    use halo2_proofs::halo2curves::bn256::Fr;
-    use halo2_proofs::halo2curves::ff::PrimeField;
-    let r = U256::from_str_radix(Fr::MODULUS.trim_start_matches("0x"), 16)
-        .expect("the scalar field's modulus is hex");
-    if *x > r >> 1 {
-        format!("-{}", r - *x)
-    } else {
-        x.to_string()
-    }
 }
 
 fn parse_address(s: &str) -> Result<Address, String> {
