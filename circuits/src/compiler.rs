@@ -2,7 +2,7 @@
 //!
 //! Public instances: one instance column holding every model input value
 //! (flattened, in `model.inputs` order) then every output value (in
-//! `model.outputs` order), each as the field element of the signed integer.
+//! `model.outputs` order), several to an instance ([`crate::public`]).
 //! The constraint system depends only on [`CircuitParams`]; the weights enter
 //! as fixed-column assignments in `synthesize`, so they are committed in the
 //! verifying key, which is the model's identity.
@@ -17,10 +17,10 @@ use zkinfer_quantizer::{infer, Op, QuantizedModel};
 use crate::chips::layernorm::LayerNormChip;
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
-use crate::field::fr_from_i64;
 use crate::graph;
 use crate::params::CircuitParams;
 use crate::plan::{plan_circuit, Layout};
+use crate::public::{PackError, PublicLayout};
 
 #[derive(Clone, Debug)]
 pub struct ModelCircuit {
@@ -34,6 +34,7 @@ pub struct ModelCircuit {
 struct Witness {
     inputs: Vec<Vec<i64>>,
     outputs: Vec<Vec<i64>>,
+    instances: Vec<Fr>,
 }
 
 impl ModelCircuit {
@@ -58,13 +59,18 @@ impl ModelCircuit {
         model.validate()?;
         let trace = infer::run(&model, &inputs)?;
         check_witness(&model, &trace)?;
-        let outputs = model
+        let outputs: Vec<Vec<i64>> = model
             .outputs
             .iter()
             .map(|&id| trace.tensor(id).to_vec())
             .collect();
         let mut circuit = Self::for_keygen(model)?;
-        circuit.witness = Some(Arc::new(Witness { inputs, outputs }));
+        let instances = instances_from(&circuit.model, &circuit.params, &inputs, &outputs)?;
+        circuit.witness = Some(Arc::new(Witness {
+            inputs,
+            outputs,
+            instances,
+        }));
         Ok(circuit)
     }
 
@@ -78,6 +84,14 @@ impl ModelCircuit {
         params: CircuitParams,
     ) -> Result<Self, CircuitError> {
         let mut circuit = Self::with_inputs(Arc::new(model.clone()), inputs)?;
+        if let Some(w) = &circuit.witness {
+            let instances = instances_from(model, &params, &w.inputs, &w.outputs)?;
+            circuit.witness = Some(Arc::new(Witness {
+                inputs: w.inputs.clone(),
+                outputs: w.outputs.clone(),
+                instances,
+            }));
+        }
         circuit.params = params;
         Ok(circuit)
     }
@@ -96,12 +110,17 @@ impl ModelCircuit {
         self.params.clone()
     }
 
-    /// The public instance column: inputs then outputs. Empty without a witness.
+    /// The public instance column ([`crate::public`]): inputs then outputs.
+    /// Empty without a witness.
     pub fn instances(&self) -> Vec<Fr> {
-        match &self.witness {
-            Some(w) => instances_from(&self.model, &w.inputs, &w.outputs),
-            None => Vec::new(),
-        }
+        self.witness
+            .as_ref()
+            .map_or_else(Vec::new, |w| w.instances.clone())
+    }
+
+    /// Where the public values sit among the instances.
+    pub fn public_layout(&self) -> PublicLayout {
+        PublicLayout::of(&self.model, &self.params)
     }
 
     /// The integer outputs, one vector per model output. Empty without a witness.
@@ -112,31 +131,17 @@ impl ModelCircuit {
     }
 }
 
-/// The instance column for `inputs` and `outputs` of `model` (inputs then
-/// outputs, flattened, as field elements of the signed integers). Values are
-/// taken as given; a vector whose length differs from its tensor's simply
-/// yields instances the proof will not verify against.
+/// The instance column for `inputs` and `outputs` (one vector per model
+/// input and output) of `model` under `params`: inputs then outputs, in the
+/// format of [`crate::public`]. Errors on a value that does not fit its lane
+/// or on vectors whose total length is not the model's.
 pub fn instances_from(
     model: &QuantizedModel,
+    params: &CircuitParams,
     inputs: &[Vec<i64>],
     outputs: &[Vec<i64>],
-) -> Vec<Fr> {
-    debug_assert_eq!(
-        inputs.len(),
-        model.inputs.len(),
-        "one vector per model input"
-    );
-    debug_assert_eq!(
-        outputs.len(),
-        model.outputs.len(),
-        "one vector per model output"
-    );
-    inputs
-        .iter()
-        .chain(outputs)
-        .flatten()
-        .map(|&v| fr_from_i64(v))
-        .collect()
+) -> Result<Vec<Fr>, PackError> {
+    PublicLayout::of(model, params).pack(&inputs.concat(), &outputs.concat())
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -212,6 +217,8 @@ mod tests {
 
     use super::*;
     use crate::testing::{assert_rejected, test_inputs, test_model, Kind};
+    use crate::field::{fr_from_i64, pow2};
+    use halo2curves::ff::Field;
 
     fn mock(
         circuit: &ModelCircuit,
@@ -237,7 +244,7 @@ mod tests {
             assert_eq!(circuit.outputs(), expected);
             assert_eq!(
                 circuit.instances(),
-                instances_from(&model, &inputs, &expected)
+                instances_from(&model, &circuit.params(), &inputs, &expected).unwrap()
             );
             assert_eq!(mock(&circuit, circuit.instances()), Ok(()), "seed {seed}");
         }
@@ -268,7 +275,8 @@ mod tests {
     fn wrong_public_input_is_rejected() {
         let circuit = ModelCircuit::with_inputs(Arc::new(test_model()), test_inputs(1)).unwrap();
         let mut instances = circuit.instances();
-        instances[3] += Fr::from(1u64);
+        // The first word: the inputs.
+        instances[0] += Fr::from(1u64);
         assert_rejected(mock(&circuit, instances), &[Kind::Copy]);
     }
 
@@ -291,30 +299,46 @@ mod tests {
         let honest = ModelCircuit::with_inputs(Arc::new(model.clone()), vec![vec![1; 8]]).unwrap();
         assert_eq!(mock(&honest, honest.instances()), Ok(()));
         let forged = vec![vec![-4096, 1, 1, 1, 1, 1, 1, 1]];
+        // The words of the forged values, lanes computed in the field (the
+        // honest packer refuses such a value).
+        let bits = honest.params().activation_bits;
+        let word = forged[0].iter().rev().fold(Fr::ZERO, |w, &v| {
+            w * pow2(bits) + fr_from_i64(v) + pow2(bits - 1)
+        });
         let witness = Witness {
             inputs: forged.clone(),
             outputs: forged.clone(),
+            instances: vec![word, word],
         };
         let circuit = ModelCircuit {
             witness: Some(Arc::new(witness)),
             ..honest
         };
-        let instances = instances_from(&model, &forged, &forged);
-        assert_rejected(mock(&circuit, instances), &[Kind::Lookup]);
+        assert!(instances_from(&model, &circuit.params(), &forged, &forged).is_err());
+        assert_rejected(mock(&circuit, circuit.instances()), &[Kind::Lookup]);
     }
 
     #[test]
     fn instances_are_inputs_then_outputs() {
         let model = test_model();
-        let instances = instances_from(&model, &[vec![1, -2], vec![3]], &[vec![-4], vec![5, 6]]);
-        let expected: Vec<Fr> = [1i64, -2, 3, -4, 5, 6]
-            .iter()
-            .map(|&v| fr_from_i64(v))
-            .collect();
-        assert_eq!(instances, expected);
-        let circuit = ModelCircuit::with_inputs(Arc::new(model), test_inputs(0)).unwrap();
+        let circuit = ModelCircuit::with_inputs(Arc::new(model.clone()), test_inputs(0)).unwrap();
+        let layout = circuit.public_layout();
+        assert_eq!(layout.lane_bits, model.activation_bits);
+        assert_eq!((layout.num_inputs, layout.num_outputs), (8 + 6, 6 + 6));
+        // 21 lanes of 12 bits a word: the 14 inputs fit one, the 12 outputs another.
         assert_eq!(circuit.instances().len(), circuit.layout().num_instances);
-        assert_eq!(circuit.layout().num_instances, 8 + 6 + 6 + 6);
+        assert_eq!(circuit.layout().num_instances, 2);
+        let (inputs, outputs) = layout.unpack(&circuit.instances()).unwrap();
+        assert_eq!(inputs, test_inputs(0).concat());
+        assert_eq!(outputs, circuit.outputs().concat());
+        let lane = |v: i64| Fr::from((v + 2048) as u64);
+        let word = (lane(5) * pow2(12) + lane(-2)) * pow2(12) + lane(1);
+        let small = PublicLayout {
+            lane_bits: 12,
+            num_inputs: 3,
+            num_outputs: 0,
+        };
+        assert_eq!(small.pack(&[1, -2, 5], &[]).unwrap(), vec![word]);
     }
 
     #[test]

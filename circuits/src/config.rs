@@ -8,6 +8,7 @@ use crate::chips::freivalds::FreivaldsChip;
 use crate::chips::gather::GatherChip;
 use crate::chips::layernorm::LayerNormChip;
 use crate::chips::linear::LinearChip;
+use crate::chips::pack::PackChip;
 use crate::chips::pointwise::PointwiseChip;
 use crate::chips::range::RangeChip;
 use crate::chips::relu::ReluChip;
@@ -28,6 +29,8 @@ pub struct ModelConfig {
     pub freivalds: Option<FreivaldsChip>,
     /// Present when `params.nonlinear`.
     pub nonlinear: Option<NonlinearChips>,
+    /// Present when `params.packed_public`.
+    pub pack: Option<PackChip>,
     pub activation_bits: u32,
 }
 
@@ -54,7 +57,8 @@ impl ModelConfig {
     /// constraint system it had before the chip existed. With
     /// `params.nonlinear`, the pointwise, softmax and layer-norm chips take
     /// `g[0..4]` and `f[0..4]`, configured after everything else for the
-    /// same reason.
+    /// same reason. With `params.packed_public`, the pack chip takes the gate
+    /// columns, configured very last.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: &CircuitParams) -> Self {
         let params = params.normalized();
         let lanes = params.advice_columns - 2;
@@ -115,6 +119,10 @@ impl ModelConfig {
             }
         });
         range.add_lanes(meta, &columns.extra_lookup);
+        // Last, for the same reason as the chips above.
+        let pack = params
+            .packed_public
+            .then(|| PackChip::configure(meta, &g, params.activation_bits));
         ModelConfig {
             columns,
             range,
@@ -124,6 +132,7 @@ impl ModelConfig {
             elementwise,
             freivalds,
             nonlinear,
+            pack,
             activation_bits: params.activation_bits,
         }
     }

@@ -8,6 +8,9 @@ pub enum CircuitError {
     /// (wrong shape, a value outside the calibrated range, ...).
     #[error(transparent)]
     Model(#[from] QuantizeError),
+    /// A public value does not fit the instance format.
+    #[error(transparent)]
+    Public(#[from] crate::public::PackError),
     /// A product could exceed the bound under which field arithmetic equals
     /// integer arithmetic.
     #[error(

@@ -65,6 +65,7 @@ pub(crate) fn lay_out(
     let mut tensors: Vec<Option<Vec<QCell>>> = vec![None; model.tensors.len()];
     let mut pending = Vec::new();
     let mut instance_row = 0;
+    let mut packed_inputs = Vec::new();
 
     for (i, &id) in model.inputs.iter().enumerate() {
         let len = model.tensors[id].len();
@@ -78,15 +79,25 @@ pub(crate) fn lay_out(
             }
             None => vec![Value::unknown(); len],
         };
-        let cells = load_public_input(config, layouter, &mut rows, &values, instance_row)?;
+        let cells = match config.pack {
+            Some(_) => load_input(config, layouter, &mut rows, &values)?,
+            None => load_public_input(config, layouter, &mut rows, &values, instance_row)?,
+        };
         instance_row += len;
-        if !token_ids[id] {
+        // Packing needs every lane bounded, token ids included (the
+        // embedding lookup bounds them by the vocabulary, not by B bits).
+        if !token_ids[id] || config.pack.is_some() {
             config
                 .range
                 .check_signed(layouter, &mut rows, &cells, config.activation_bits)?;
         }
+        packed_inputs.extend(cells.iter().copied());
         tensors[id] = Some(cells);
     }
+    let packed_inputs = match &config.pack {
+        Some(pack) => pack.pack(layouter, &mut rows, &config.elementwise, &packed_inputs)?,
+        None => Vec::new(),
+    };
 
     for (node, table) in model.nodes.iter().zip(&node_tables) {
         let args = node
@@ -103,10 +114,27 @@ pub(crate) fn lay_out(
         tensors[node.output] = Some(out);
     }
 
-    for &id in &model.outputs {
-        for cell in tensors[id].as_deref().ok_or(Error::Synthesis)? {
-            layouter.constrain_instance(cell.cell, config.columns.instance, instance_row);
-            instance_row += 1;
+    match &config.pack {
+        Some(pack) => {
+            let mut outputs = Vec::new();
+            for &id in &model.outputs {
+                outputs.extend_from_slice(tensors[id].as_deref().ok_or(Error::Synthesis)?);
+            }
+            // Outputs are activations, but the pack chip's soundness must
+            // not rest on every op bounding its own result.
+            (config.range).check_signed(layouter, &mut rows, &outputs, config.activation_bits)?;
+            let words = pack.pack(layouter, &mut rows, &config.elementwise, &outputs)?;
+            for (row, cell) in packed_inputs.into_iter().chain(words).enumerate() {
+                layouter.constrain_instance(cell, config.columns.instance, row);
+            }
+        }
+        None => {
+            for &id in &model.outputs {
+                for cell in tensors[id].as_deref().ok_or(Error::Synthesis)? {
+                    layouter.constrain_instance(cell.cell, config.columns.instance, instance_row);
+                    instance_row += 1;
+                }
+            }
         }
     }
 
@@ -295,22 +323,21 @@ fn lay_out_node<'m>(
     }
 }
 
-/// Public inputs: fresh advice cells tied to the instance column by copy
-/// constraints. (The caller range-checks them: an unchecked input could be
-/// any field element.)
-fn load_public_input(
+/// Inputs: fresh advice cells. In a packed circuit they reach the instance
+/// column only through their words. (The caller range-checks them: an
+/// unchecked input could be any field element.)
+fn load_input(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fr>,
     rows: &mut Rows,
     values: &[Value<i128>],
-    first_instance_row: usize,
 ) -> Result<Vec<QCell>, Error> {
     if values.is_empty() {
         return Ok(Vec::new());
     }
     let column = config.columns.gate()[0];
     let start = rows.take_gate(values.len());
-    let cells = layouter.assign_region(
+    layouter.assign_region(
         || "public input",
         |mut region| {
             Ok(values
@@ -319,7 +346,19 @@ fn load_public_input(
                 .map(|(i, &v)| QCell::assign(&mut region, column, start + i, v))
                 .collect::<Vec<_>>())
         },
-    )?;
+    )
+}
+
+/// Public inputs of an unpacked circuit: [`load_input`]'s cells, each tied
+/// to its instance row by a copy constraint.
+fn load_public_input(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fr>,
+    rows: &mut Rows,
+    values: &[Value<i128>],
+    first_instance_row: usize,
+) -> Result<Vec<QCell>, Error> {
+    let cells = load_input(config, layouter, rows, values)?;
     for (i, cell) in cells.iter().enumerate() {
         layouter.constrain_instance(cell.cell, config.columns.instance, first_instance_row + i);
     }

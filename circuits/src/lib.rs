@@ -25,6 +25,7 @@ mod measure;
 mod multi_token_tests;
 pub mod params;
 pub mod plan;
+pub mod public;
 pub mod rows;
 #[cfg(test)]
 mod testing;

@@ -104,6 +104,7 @@ fn small_params(lanes: usize) -> CircuitParams {
         freivalds_lanes: lanes,
         nonlinear: false,
         range_lanes: 1,
+        packed_public: false,
     }
 }
 

@@ -45,6 +45,12 @@ pub struct CircuitParams {
     /// the constraint system range checks had before lanes existed.
     #[serde(default = "one")]
     pub range_lanes: usize,
+    /// Public values packed several to an instance ([`crate::public`]),
+    /// `activation_bits` wide: what the planner chooses. false (the default,
+    /// and what files written before this field read as): one instance per
+    /// value, the format those keys were made with.
+    #[serde(default)]
+    pub packed_public: bool,
 }
 
 fn one() -> usize {
@@ -69,6 +75,7 @@ impl CircuitParams {
             freivalds_lanes: self.freivalds_lanes.min(advice_columns - 1),
             nonlinear: self.nonlinear,
             range_lanes: self.range_lanes.max(1),
+            packed_public: self.packed_public,
         }
     }
 
@@ -99,6 +106,7 @@ mod tests {
         assert_eq!(params.freivalds_lanes, 0);
         assert!(!params.nonlinear);
         assert_eq!(params.range_lanes, 1);
+        assert!(!params.packed_public);
         assert_eq!(params.advice_columns, 5);
     }
 

@@ -38,7 +38,9 @@ use crate::error::CircuitError;
 use crate::graph::model_tables;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::{measure, Heights};
+use crate::chips::pack;
 use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
+use crate::public::PublicLayout;
 use crate::rows::range_height;
 
 /// Most advice columns the planner uses, first- and second-phase together:
@@ -189,6 +191,7 @@ pub(crate) fn plan_with(
         freivalds_lanes,
         nonlinear,
         range_lanes,
+        packed_public: true,
     };
 
     // One synthesis gives every layout's height: only linear layers and
@@ -215,14 +218,29 @@ pub(crate) fn plan_with(
             .map(|&s| freivalds::rows_needed(s, freivalds_lanes))
             .sum()
     };
+    // Gate columns are all advice columns but the range track's first lane.
+    let pack_rows = |columns: usize| -> usize {
+        demand
+            .packs
+            .iter()
+            .map(|&values| pack::rows_needed(values, model.activation_bits, columns - 1))
+            .sum()
+    };
     let other_gate_rows = probe
         .gate
-        .checked_sub(linear_rows(probe_columns, probe_lanes) + matmul_rows(probe_lanes))
+        .checked_sub(
+            linear_rows(probe_columns, probe_lanes)
+                + matmul_rows(probe_lanes)
+                + pack_rows(probe_columns),
+        )
         .ok_or_else(|| {
             CircuitError::Synthesis("the gate track is shorter than its recorded layers".into())
         })?;
     let gate_rows = |columns: usize, freivalds_lanes: usize| {
-        other_gate_rows + linear_rows(columns, freivalds_lanes) + matmul_rows(freivalds_lanes)
+        other_gate_rows
+            + linear_rows(columns, freivalds_lanes)
+            + matmul_rows(freivalds_lanes)
+            + pack_rows(columns)
     };
     // Freivalds lanes worth configuring with `columns` gate-and-lookup
     // columns: each lane's operand is a gate column, the `lanes + 1`
@@ -255,12 +273,7 @@ pub(crate) fn plan_with(
         ));
     }
 
-    let num_instances: usize = model
-        .inputs
-        .iter()
-        .chain(&model.outputs)
-        .map(|&id| model.tensors[id].len())
-        .sum();
+    let num_instances = PublicLayout::of(model, &params_for(MIN_ADVICE_COLUMNS, 0, 0, 1)).num_instances();
     let need = |columns: usize, freivalds_lanes: usize, bits: u32, range_lanes: usize| {
         gate_rows(columns, freivalds_lanes)
             .max(range_rows(bits, range_lanes))
@@ -489,6 +502,7 @@ mod tests {
             freivalds_lanes: 0,
             nonlinear: false,
             range_lanes: 1,
+            packed_public: false,
         }
     }
 
@@ -505,7 +519,8 @@ mod tests {
         // One lookup per range lane; no pointwise tables in a dense model.
         assert_eq!(layout.lookups, layout.range_lanes);
         assert!((MIN_ADVICE_COLUMNS..=MAX_ADVICE_COLUMNS).contains(&layout.advice_columns));
-        assert_eq!(layout.num_instances, 8 + 6 + 6 + 6);
+        // 26 values of 12 bits, packed 21 a word: inputs and outputs one each.
+        assert_eq!(layout.num_instances, 2);
         assert!(layout.to_string().starts_with(&format!("k = {}", layout.k)));
     }
 

@@ -21,7 +21,9 @@
 //! change heights: range checks by width (their rows depend on
 //! `lookup_bits`) and linear layers by shape (their rows depend on the number
 //! of accumulator columns and Freivalds lanes, see [`crate::linear_layout`])
-//! and products of two activations by shape (their rows depend on the lanes).
+//! and products of two activations by shape (their rows depend on the lanes)
+//! and groups of packed public values by size (their rows depend on the
+//! number of gate columns).
 //! Every other allocation is the same for any parameters, so one synthesis
 //! tells the planner every layout's height.
 //!
@@ -58,6 +60,9 @@ pub struct Demand {
     /// Shapes of the products of two activations laid out (always checked
     /// by Freivalds: their rows depend on the lanes only).
     pub matmul: Vec<LinearShape>,
+    /// Values in each group of packed public values (their rows depend on
+    /// the number of gate columns, see [`crate::chips::pack`]).
+    pub packs: Vec<usize>,
 }
 
 /// A linear layer: `tokens` rows of `in_features` inputs, `out_features` outputs.
@@ -88,6 +93,13 @@ impl Rows {
     /// Reserves the gate rows of a linear layer and records its shape.
     pub fn take_linear(&mut self, shape: LinearShape, n: usize) -> usize {
         self.demand.linear.push(shape);
+        self.take_gate(n)
+    }
+
+    /// Reserves the gate rows of a group of `values` packed public values
+    /// and records its size.
+    pub fn take_pack(&mut self, values: usize, n: usize) -> usize {
+        self.demand.packs.push(values);
         self.take_gate(n)
     }
 

@@ -74,6 +74,7 @@ pub(crate) fn params(lookup_bits: u32, advice_columns: usize) -> CircuitParams {
         freivalds_lanes: 0,
         nonlinear: false,
         range_lanes: 1,
+        packed_public: false,
     }
 }
 

@@ -261,9 +261,17 @@ pub fn verify_chain(
     }
     check_structure(manifest)?;
     // Every (tensor, producing part or model input) has one set of values.
-    let mut seen: Vec<(TensorId, Option<usize>, &[String])> = Vec::new();
+    let values = (proofs.iter().enumerate())
+        .map(|(i, p)| {
+            let (inputs, outputs) = p
+                .public_values()
+                .map_err(|e| ProverError::BadChain(format!("part {i}: {e}")))?;
+            Ok([inputs, outputs].concat())
+        })
+        .collect::<Result<Vec<_>, ProverError>>()?;
+    let mut seen: Vec<(TensorId, Option<usize>, &[i64])> = Vec::new();
     for (i, part) in manifest.parts.iter().enumerate() {
-        let inst = &proofs[i].instances;
+        let inst = &values[i];
         let ins = segments(part.inputs.iter().map(|(t, _)| t), 0);
         let width: usize = part.inputs.iter().map(|(t, _)| t.len).sum();
         let outs = segments(part.outputs.iter(), width);

@@ -19,6 +19,7 @@ use halo2_proofs::{
 use halo2curves::bn256::{Bn256, G1Affine};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zkinfer_circuits::public::PublicLayout;
 use zkinfer_circuits::{CircuitParams, ModelCircuit};
 use zkinfer_quantizer::QuantizedModel;
 
@@ -97,11 +98,28 @@ impl KeyHeader {
     }
 
     pub fn num_input_values(&self) -> usize {
-        self.inputs
-            .iter()
-            .map(|t| t.shape.iter().product::<usize>())
-            .sum()
+        values(&self.inputs)
     }
+
+    pub fn num_output_values(&self) -> usize {
+        values(&self.outputs)
+    }
+
+    /// Where the public values sit among the instances.
+    pub fn public_layout(&self) -> PublicLayout {
+        PublicLayout::new(
+            &self.circuit,
+            self.num_input_values(),
+            self.num_output_values(),
+        )
+    }
+}
+
+fn values(tensors: &[TensorMeta]) -> usize {
+    tensors
+        .iter()
+        .map(|t| t.shape.iter().product::<usize>())
+        .sum()
 }
 
 pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {

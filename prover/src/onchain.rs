@@ -7,6 +7,7 @@ use zkinfer_verifier_contract::evm::{Evm, EvmError, Outcome};
 use zkinfer_verifier_contract::market::{
     self, compile_market, input_commitment, Market, Registration,
 };
+use zkinfer_circuits::public::PublicLayout;
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::error::ProverError;
@@ -176,15 +177,16 @@ pub fn run_market_flow_with(
     fig.market_deploy_gas = deployed.gas_used;
 
     let model_id = model_id_bytes(&vk.header.model_id)?;
-    let num_inputs = proof.num_inputs;
+    let layout = proof.public_layout();
     let registration = Registration {
         model_id,
         verifier: verifier_at,
         fee,
         royalty_bps: DEMO_ROYALTY_BPS,
         payout: CREATOR,
-        num_inputs: num_inputs as u32,
-        num_outputs: proof.num_outputs as u32,
+        num_inputs: layout.num_inputs as u32,
+        num_outputs: layout.num_outputs as u32,
+        lane_bits: market_lane_bits(&layout)?,
         contributors: vec![],
     };
     fig.register_gas = must(
@@ -194,7 +196,7 @@ pub fn run_market_flow_with(
     )?
     .gas_used;
 
-    let commitment = input_commitment(&instances[..num_inputs]);
+    let commitment = input_commitment(&instances[..layout.input_words()]);
     let deadline = evm.timestamp() + 3_600;
     let (out, id) = m
         .request(&mut evm, CONSUMER, model_id, commitment, deadline, fee)
@@ -248,10 +250,10 @@ pub fn run_market_flow_with(
     }
     let recorded_output = match m.signed_output_of(&mut evm, id).map_err(evm_err)? {
         Some(stored) => stored,
-        None if published.len() > market::MAX_STORED_OUTPUTS => published
-            .iter()
-            .map(|&x| signed_output(x))
-            .collect::<Result<_, _>>()?,
+        None if layout.num_outputs > market::MAX_STORED_OUTPUTS => {
+            let values = published_values(&layout, &published)?;
+            values.into_iter().map(i128::from).collect()
+        }
         None => {
             return Err(ProverError::Evm(
                 "the fulfilled request has no recorded output".into(),
@@ -273,13 +275,34 @@ pub fn run_market_flow_with(
     })
 }
 
-/// A field element as the signed fixed-point integer it encodes.
-pub(crate) fn signed_output(x: U256) -> Result<i128, ProverError> {
-    let fr = fr_from_u256(x)
-        .ok_or_else(|| ProverError::Evm(format!("published output {x} is not a field element")))?;
-    zkinfer_circuits::field::fr_to_i128(fr).ok_or_else(|| {
-        ProverError::Evm(format!("published output {x} is not a small signed value"))
-    })
+/// The output values carried by `words`, as the market publishes them.
+pub(crate) fn published_values(
+    layout: &PublicLayout,
+    words: &[U256],
+) -> Result<Vec<i64>, ProverError> {
+    let words = (words.iter())
+        .map(|&x| {
+            fr_from_u256(x).ok_or_else(|| {
+                ProverError::Evm(format!("published output word {x} is not a field element"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    (layout.unpack_outputs(&words))
+        .map_err(|e| ProverError::Evm(format!("published outputs: {e}")))
+}
+
+/// The market's `laneBits` for `layout`: it takes packed values only.
+pub fn market_lane_bits(layout: &PublicLayout) -> Result<u8, ProverError> {
+    u8::try_from(layout.lane_bits)
+        .ok()
+        .filter(|&b| b > 0)
+        .ok_or_else(|| {
+            ProverError::BadKey(
+                "the key was made before public values were packed, and the market takes packed \
+                 values only: run `zkinfer setup` again"
+                    .into(),
+            )
+        })
 }
 
 fn fr_from_u256(x: U256) -> Option<halo2_proofs::halo2curves::bn256::Fr> {

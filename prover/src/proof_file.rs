@@ -1,15 +1,19 @@
 //! The proof file: JSON a person can read and a contract call can be built from.
 //!
 //! `proof` is the EVM-transcript SHPLONK proof as 0x-hex; `instances` are the
-//! public values (model inputs then outputs) as decimal field elements, exactly
-//! as the verifier receives them. `output` is the dequantized output, for
-//! people; the verifier never reads it.
+//! public instances as decimal field elements, exactly as the verifier
+//! receives them: the model's input values then its output values, packed
+//! `lane_bits` wide several to an instance ([`zkinfer_circuits::public`]; 0,
+//! in files written before packing: one value per instance). `output` is the
+//! dequantized output, for people; the verifier never reads it.
 
 use std::path::Path;
 
 use halo2curves::{bn256::Fr, ff::PrimeField};
 use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
+
+use zkinfer_circuits::public::PublicLayout;
 
 use crate::error::ProverError;
 
@@ -26,8 +30,11 @@ pub struct ProofFile {
     pub insecure_srs: bool,
     pub proof: String,
     pub instances: Vec<String>,
+    /// Input and output *values* (not instances).
     pub num_inputs: usize,
     pub num_outputs: usize,
+    #[serde(default)]
+    pub lane_bits: u32,
     /// Dequantized outputs, one flat vector per model output.
     pub output: Vec<Vec<f64>>,
 }
@@ -58,6 +65,34 @@ impl ProofFile {
 
     pub fn instance_values(&self) -> Result<Vec<Fr>, ProverError> {
         self.instances.iter().map(|s| fr_from_decimal(s)).collect()
+    }
+
+    /// Where the values sit among the instances.
+    pub fn public_layout(&self) -> PublicLayout {
+        PublicLayout {
+            lane_bits: self.lane_bits,
+            num_inputs: self.num_inputs,
+            num_outputs: self.num_outputs,
+        }
+    }
+
+    /// The input and output values the instances carry.
+    pub fn public_values(&self) -> Result<(Vec<i64>, Vec<i64>), ProverError> {
+        (self.public_layout().unpack(&self.instance_values()?))
+            .map_err(|e| ProverError::BadProofFile(e.to_string()))
+    }
+
+    /// The instances that carry the inputs: what a request commits to.
+    pub fn input_instances(&self) -> Result<Vec<Fr>, ProverError> {
+        let mut all = self.instance_values()?;
+        all.truncate(self.public_layout().input_words());
+        Ok(all)
+    }
+
+    /// The instances that carry the outputs.
+    pub fn output_instances(&self) -> Result<Vec<Fr>, ProverError> {
+        let all = self.instance_values()?;
+        Ok(all[self.public_layout().input_words().min(all.len())..].to_vec())
     }
 
     pub fn save(&self, path: &Path) -> Result<(), ProverError> {

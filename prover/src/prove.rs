@@ -47,6 +47,7 @@ pub fn prove(
     let circuit = ModelCircuit::with_inputs(Arc::new(model.clone()), inputs)?;
     let instances = circuit.instances();
     let outputs = circuit.outputs();
+    let circuit_layout = circuit.public_layout();
     progress.stage(&format!("proving on {backend}"));
     let mut transcript = EvmTranscript::<G1Affine, _, _, _>::init(Vec::new());
     create_shplonk_proof(
@@ -59,7 +60,7 @@ pub fn prove(
         &mut transcript,
     )?;
     let proof_bytes = transcript.finalize();
-    let num_inputs = pk.header.num_input_values();
+    let layout = circuit_layout;
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
         zkinfer_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -69,8 +70,9 @@ pub fn prove(
         insecure_srs: pk.header.srs_insecure,
         proof: format!("0x{}", hex::encode(&proof_bytes)),
         instances: instances.iter().map(fr_to_decimal).collect(),
-        num_inputs,
-        num_outputs: instances.len() - num_inputs,
+        num_inputs: layout.num_inputs,
+        num_outputs: layout.num_outputs,
+        lane_bits: layout.lane_bits,
         output: outputs
             .iter()
             .map(|o| o.iter().map(|&v| dequantize(v, model.scale_bits)).collect())

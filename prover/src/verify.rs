@@ -40,6 +40,15 @@ pub fn verify(key: &VerifierView<'_>, proof: &ProofFile) -> Result<(), ProverErr
             key_vk: key.header.vk_id.clone(),
         });
     }
+    // The verifier reads only the instances, but people and contracts read
+    // the values through this layout: it must be the key's.
+    if proof.public_layout() != key.header.public_layout() {
+        return Err(ProverError::BadProofFile(format!(
+            "its public values are laid out as {:?}, the key's as {:?}",
+            proof.public_layout(),
+            key.header.public_layout()
+        )));
+    }
     let instances = proof.instance_values()?;
     if instances.len() != key.header.num_instances {
         return Err(ProverError::InstanceCount {

@@ -596,11 +596,13 @@ fn a_transformer_block_is_verified_and_paid_for_on_a_real_node() {
         ),
         "fulfill",
     );
-    let outputs: Vec<U256> = proof_file.instances[proof_file.num_inputs..]
+    let layout = proof_file.public_layout();
+    let outputs: Vec<U256> = proof_file.instances[layout.input_words()..]
         .iter()
         .map(|s| U256::from_str_radix(s, 10).unwrap())
         .collect();
-    assert_eq!(outputs.len(), 1024);
+    assert_eq!(layout.num_outputs, 1024);
+    assert_eq!(outputs.len(), layout.output_words());
     let published = c
         .published_outputs(market_addr, U256::from(1))
         .unwrap()

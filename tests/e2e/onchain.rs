@@ -2,12 +2,10 @@
 //! verifier accepts it and rejects tampered copies; the market records the
 //! output, pays creator and prover, and refuses tampered and replayed proofs.
 
-use zkinfer_circuits::field::fr_to_i128;
 use zkinfer_prover::keys::VerifyingKeyFile;
 use zkinfer_prover::onchain::{
     run_market_flow, run_market_flow_with, DEMO_FEE_WEI, DEMO_ROYALTY_BPS,
 };
-use zkinfer_prover::proof_file::fr_from_decimal;
 
 use crate::common::{mlp_run, path_str, zkinfer};
 
@@ -35,10 +33,8 @@ fn the_market_flow_accepts_the_proof_and_rejects_every_tampered_one() {
         zkinfer_verifier_contract::U256::from(DEMO_FEE_WEI - royalty)
     );
     // The recorded output is the proof's public output, signed.
-    let outputs: Vec<i128> = run.proof.instances[run.proof.num_inputs..]
-        .iter()
-        .map(|s| fr_to_i128(fr_from_decimal(s).unwrap()).expect("a small signed value"))
-        .collect();
+    let (_, outputs) = run.proof.public_values().unwrap();
+    let outputs: Vec<i128> = outputs.into_iter().map(i128::from).collect();
     assert_eq!(chain.recorded_output, outputs);
 }
 

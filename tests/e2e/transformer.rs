@@ -243,10 +243,8 @@ fn bert_tiny_from_onnx_proves_and_verifies_through_the_cli() {
 /// outputs and refuses tampered and replayed fulfilments.
 #[test]
 fn gpt2_block_proof_goes_through_the_market_in_the_evm() {
-    use zkinfer_circuits::field::fr_to_i128;
     use zkinfer_prover::keys::VerifyingKeyFile;
     use zkinfer_prover::onchain::run_market_flow;
-    use zkinfer_prover::proof_file::fr_from_decimal;
 
     let run = gpt2_block();
     let vk = VerifyingKeyFile::load(&run.vk).unwrap();
@@ -261,10 +259,8 @@ fn gpt2_block_proof_goes_through_the_market_in_the_evm() {
             r.contract, r.what, r.reason
         );
     }
-    let outputs: Vec<i128> = proof.instances[proof.num_inputs..]
-        .iter()
-        .map(|s| fr_to_i128(fr_from_decimal(s).unwrap()).expect("a small signed value"))
-        .collect();
+    let (_, outputs) = proof.public_values().unwrap();
+    let outputs: Vec<i128> = outputs.into_iter().map(i128::from).collect();
     assert_eq!(outputs.len(), 1024);
     assert_eq!(chain.recorded_output, outputs);
 }

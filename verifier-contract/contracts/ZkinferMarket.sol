@@ -29,6 +29,7 @@ contract ZkinferMarket {
         uint16 royaltyBps;
         uint32 numInputs;
         uint32 numOutputs;
+        uint8 laneBits;
         address verifier;
         address payout;
         uint256 fee;
@@ -60,9 +61,10 @@ contract ZkinferMarket {
 
     uint256 private constant BPS = 10_000;
 
-    // Fixed-point values above this are the encodings of negative numbers.
-    uint256 private constant HALF_FIELD = (SCALAR_FIELD - 1) / 2;
-    uint256 private constant LANES = 8;
+    /// Bits a packed instance word may use: 2^253 < SCALAR_FIELD.
+    uint256 private constant WORD_BITS = 253;
+    /// Widest lane a model may register.
+    uint256 private constant MAX_LANE_BITS = 64;
     /// Outputs of models with at most this many are kept in storage for
     /// outputOf; larger outputs (a language model's logits: 4,096 values
     /// would be 11M gas of storage) are only in the InferenceOutputs event
@@ -83,12 +85,9 @@ contract ZkinferMarket {
     mapping(bytes32 => address[]) private _contributors;
     mapping(bytes32 => uint16[]) private _shares;
     mapping(uint256 => Request) private _requests;
-    /// Proven outputs, packed eight signed 32-bit lanes to a word: a
-    /// transformer block's 1,024 outputs take 128 storage writes instead of
-    /// 1,024 (22M gas, more than a transaction may use). zkinfer's outputs
-    /// are fixed-point values range-checked in the circuit to far fewer
-    /// bits; a wider one is refused with OutputOutOfRange.
-    mapping(uint256 => uint256[]) private _packedOutputs;
+    /// Proven outputs, as the proof's output words (several values each,
+    /// see README.md): stored as they are, with no re-packing.
+    mapping(uint256 => uint256[]) private _outputWords;
 
     // 1 = unlocked, 2 = locked; never 0, so each lock costs a warm write only.
     uint256 private _lock = 1;
@@ -108,7 +107,7 @@ contract ZkinferMarket {
     event InferenceFulfilled(
         uint256 indexed requestId, bytes32 indexed modelId, address indexed prover, bytes32 outputHash
     );
-    /// Every fulfilment's outputs, as the proof's field elements: how
+    /// Every fulfilment's outputs, as the proof's output words: how
     /// off-chain readers (and contracts, via matchesOutput) get outputs
     /// too many to keep in storage.
     event InferenceOutputs(uint256 indexed requestId, uint256[] outputs);
@@ -138,6 +137,7 @@ contract ZkinferMarket {
     error Reentrancy();
     error OutputOutOfRange();
     error OutputNotStored();
+    error BadLayout();
 
     modifier nonReentrant() {
         if (_lock != 1) revert Reentrancy();
@@ -160,6 +160,7 @@ contract ZkinferMarket {
         address payout,
         uint32 numInputs,
         uint32 numOutputs,
+        uint8 laneBits,
         address[] calldata contributors,
         uint16[] calldata sharesBps
     ) external {
@@ -168,7 +169,7 @@ contract ZkinferMarket {
         if (_models[modelId].verifier != address(0)) revert ModelExists();
         if (
             verifier.code.length == 0 || royaltyBps > BPS || payout == address(0) || numInputs == 0
-                || numOutputs == 0
+                || numOutputs == 0 || laneBits == 0 || laneBits > MAX_LANE_BITS
         ) revert BadModel();
 
         _setSplit(modelId, contributors, sharesBps);
@@ -178,6 +179,7 @@ contract ZkinferMarket {
         m.royaltyBps = royaltyBps;
         m.numInputs = numInputs;
         m.numOutputs = numOutputs;
+        m.laneBits = laneBits;
         m.verifier = verifier;
         m.payout = payout;
         m.fee = fee;
@@ -214,14 +216,16 @@ contract ZkinferMarket {
     }
 
     /// @notice The commitment a request makes to its input: keccak256 of the
-    /// input field elements, each as a 32-byte big-endian word.
+    /// proof's input words (the instances that carry the input values), each
+    /// as a 32-byte big-endian word.
     function inputCommitment(uint256[] calldata inputs) external pure returns (bytes32) {
         return keccak256(abi.encodePacked(inputs));
     }
 
     /// @notice Fulfil a request with a proof. `instances` are the proof's
-    /// public instances: the model's numInputs input values, then its
-    /// numOutputs output values. msg.sender is paid as the prover.
+    /// public instances: the words carrying the model's numInputs input
+    /// values, then those carrying its numOutputs output values (see
+    /// README.md). msg.sender is paid as the prover.
     function fulfill(uint256 requestId, uint256[] calldata instances, bytes calldata proof) external {
         Request storage r = _requests[requestId];
         Status status = r.status;
@@ -232,16 +236,12 @@ contract ZkinferMarket {
 
         bytes32 modelId = r.modelId;
         Model storage m = _models[modelId];
-        uint256 numInputs = m.numInputs;
-        if (instances.length != numInputs + uint256(m.numOutputs)) revert WrongInstanceCount();
-        // Binds the proof to the requester's input, not just to any input.
-        if (keccak256(abi.encodePacked(instances[:numInputs])) != r.inputCommitment) revert InputMismatch();
+        uint256[] calldata outputs = instances[_checkInstances(m, r.inputCommitment, instances):];
         if (!_verify(m.verifier, instances, proof)) revert ProofRejected();
 
         r.status = Status.Fulfilled;
         r.prover = msg.sender;
-        uint256[] calldata outputs = instances[numInputs:];
-        if (outputs.length <= MAX_STORED_OUTPUTS) _storeOutputs(requestId, outputs);
+        if (m.numOutputs <= MAX_STORED_OUTPUTS) _storeOutputs(requestId, outputs);
         bytes32 outputHash = keccak256(abi.encodePacked(outputs));
         r.outputHash = outputHash;
 
@@ -299,11 +299,12 @@ contract ZkinferMarket {
             uint256 fee,
             uint16 royaltyBps,
             uint32 numInputs,
-            uint32 numOutputs
+            uint32 numOutputs,
+            uint8 laneBits
         )
     {
         Model storage m = _models[modelId];
-        return (m.creator, m.verifier, m.payout, m.fee, m.royaltyBps, m.numInputs, m.numOutputs);
+        return (m.creator, m.verifier, m.payout, m.fee, m.royaltyBps, m.numInputs, m.numOutputs, m.laneBits);
     }
 
     /// @notice A model's royalty split; both empty if it has no contributors
@@ -353,49 +354,82 @@ contract ZkinferMarket {
         }
     }
 
-    /// @notice Whether `outputs` (field elements, as in InferenceOutputs)
+    /// @notice Whether `outputs` (output words, as in InferenceOutputs)
     /// are the proven outputs of a fulfilled request: how a contract uses
-    /// outputs too large to be stored.
+    /// outputs too large to be stored (decoding them with unpackValues).
     function matchesOutput(uint256 requestId, uint256[] calldata outputs) external view returns (bool) {
         Request storage r = _requests[requestId];
         return r.status == Status.Fulfilled && keccak256(abi.encodePacked(outputs)) == r.outputHash;
     }
 
-    /// @notice The proven outputs as signed fixed-point integers: a field
-    /// element x above (r-1)/2 encodes the negative number x - r.
-    function signedOutputOf(uint256 requestId) public view returns (int256[] memory values) {
+    /// @notice The proven outputs as signed fixed-point integers.
+    function signedOutputOf(uint256 requestId) public view returns (int256[] memory) {
         Request storage r = _requests[requestId];
         if (r.status != Status.Fulfilled) revert NotFulfilled();
-        uint256 n = _models[r.modelId].numOutputs;
-        if (n > MAX_STORED_OUTPUTS) revert OutputNotStored();
-        uint256[] storage packed = _packedOutputs[requestId];
-        values = new int256[](n);
-        for (uint256 i; i < n; ++i) {
-            values[i] = int256(int32(uint32(packed[i / LANES] >> (32 * (i % LANES)))));
-        }
+        Model storage m = _models[r.modelId];
+        if (m.numOutputs > MAX_STORED_OUTPUTS) revert OutputNotStored();
+        return _unpack(_outputWords[requestId], m.numOutputs, m.laneBits);
+    }
+
+    /// @notice The `count` signed values that `words` carry in
+    /// `laneBits`-bit lanes: how a consumer decodes outputs published in
+    /// InferenceOutputs (after checking them with matchesOutput).
+    function unpackValues(uint256[] calldata words, uint256 count, uint8 laneBits)
+        external
+        pure
+        returns (int256[] memory)
+    {
+        if (laneBits == 0 || laneBits > MAX_LANE_BITS) revert BadLayout();
+        if (words.length != _words(count, WORD_BITS / laneBits)) revert BadLayout();
+        return _unpack(words, count, laneBits);
     }
 
     // ---------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------
 
-    /// @dev Stores outputs (field elements) as signed 32-bit lanes; reverts
-    /// unless each is a canonical field element whose signed value fits.
+    /// @dev Checks the instances' layout and input against model `m` and
+    /// the request's commitment; returns the number of input words.
+    function _checkInstances(Model storage m, bytes32 commitment, uint256[] calldata instances)
+        private
+        view
+        returns (uint256 inWords)
+    {
+        uint256 lanes = WORD_BITS / m.laneBits;
+        inWords = _words(m.numInputs, lanes);
+        if (instances.length != inWords + _words(m.numOutputs, lanes)) revert WrongInstanceCount();
+        // Binds the proof to the requester's input, not just to any input.
+        if (keccak256(abi.encodePacked(instances[:inWords])) != commitment) revert InputMismatch();
+        // The verifier reduces instances mod SCALAR_FIELD: an unreduced
+        // word (word + SCALAR_FIELD) would verify, yet decode to other lanes.
+        for (uint256 i = inWords; i < instances.length; ++i) {
+            if (instances[i] >= SCALAR_FIELD) revert OutputOutOfRange();
+        }
+    }
+
     function _storeOutputs(uint256 requestId, uint256[] calldata outputs) private {
-        uint256[] storage packed = _packedOutputs[requestId];
-        uint256 n = outputs.length;
-        uint256 word;
-        for (uint256 i; i < n; ++i) {
-            uint256 x = outputs[i];
-            if (x >= SCALAR_FIELD) revert OutputOutOfRange();
-            // x < r < 2^254, so both casts are exact.
-            int256 v = x > HALF_FIELD ? int256(x) - int256(SCALAR_FIELD) : int256(x);
-            if (v < type(int32).min || v > type(int32).max) revert OutputOutOfRange();
-            word |= uint256(uint32(int32(v))) << (32 * (i % LANES));
-            if (i % LANES == LANES - 1 || i + 1 == n) {
-                packed.push(word);
-                word = 0;
-            }
+        _outputWords[requestId] = outputs;
+    }
+
+    /// @dev Words that `count` values take, `lanes` to a word.
+    function _words(uint256 count, uint256 lanes) private pure returns (uint256) {
+        return (count + lanes - 1) / lanes;
+    }
+
+    /// @dev Value j is lane j % L of word j / L, stored as v + 2^(B-1).
+    function _unpack(uint256[] memory words, uint256 count, uint256 laneBits)
+        private
+        pure
+        returns (int256[] memory values)
+    {
+        uint256 lanes = WORD_BITS / laneBits;
+        uint256 mask = (1 << laneBits) - 1;
+        int256 half = int256(1 << (laneBits - 1));
+        values = new int256[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 lane = (words[i / lanes] >> (laneBits * (i % lanes))) & mask;
+            // lane < 2^64, so the cast is exact.
+            values[i] = int256(lane) - half;
         }
     }
 

@@ -16,7 +16,7 @@ alloy_sol_types::sol! {
     interface IZkinferMarket {
         enum Status { None, Open, Fulfilled, Refunded }
 
-        function registerModel(bytes32 modelId, address verifier, uint256 fee, uint16 royaltyBps, address payout, uint32 numInputs, uint32 numOutputs, address[] contributors, uint16[] sharesBps) external;
+        function registerModel(bytes32 modelId, address verifier, uint256 fee, uint16 royaltyBps, address payout, uint32 numInputs, uint32 numOutputs, uint8 laneBits, address[] contributors, uint16[] sharesBps) external;
         function requestInference(bytes32 modelId, bytes32 commitment, uint64 deadline) external payable returns (uint256 requestId);
         function fulfill(uint256 requestId, uint256[] instances, bytes proof) external;
         function refund(uint256 requestId) external;
@@ -29,10 +29,11 @@ alloy_sol_types::sol! {
         function matchesOutput(uint256 requestId, uint256[] outputs) external view returns (bool);
         function MAX_STORED_OUTPUTS() external view returns (uint256);
         function requestCount() external view returns (uint256);
-        function modelOf(bytes32 modelId) external view returns (address creator, address verifier, address payout, uint256 fee, uint16 royaltyBps, uint32 numInputs, uint32 numOutputs);
+        function modelOf(bytes32 modelId) external view returns (address creator, address verifier, address payout, uint256 fee, uint16 royaltyBps, uint32 numInputs, uint32 numOutputs, uint8 laneBits);
         function requestOf(uint256 requestId) external view returns (address requester, bytes32 modelId, bytes32 commitment, uint64 deadline, uint256 fee, uint8 status, address prover);
         function contributorsOf(bytes32 modelId) external view returns (address[] memory, uint16[] memory);
         function inputCommitment(uint256[] inputs) external pure returns (bytes32);
+        function unpackValues(uint256[] words, uint256 count, uint8 laneBits) external pure returns (int256[] memory);
 
         error UnknownModel();
         error ModelExists();
@@ -53,6 +54,7 @@ alloy_sol_types::sol! {
         error NotFulfilled();
         error OutputOutOfRange();
         error OutputNotStored();
+        error BadLayout();
 
         event ModelRegistered(bytes32 indexed modelId, address indexed creator, address verifier, uint256 fee);
         event InferenceRequested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, bytes32 inputCommitment, uint64 deadline);
@@ -90,8 +92,11 @@ pub struct Registration {
     /// The creator side's part of the fee, in basis points; the prover gets the rest.
     pub royalty_bps: u16,
     pub payout: Address,
+    /// Input and output values (not instances).
     pub num_inputs: u32,
     pub num_outputs: u32,
+    /// Width of the lanes the values are packed in (`zkinfer_circuits::public`).
+    pub lane_bits: u8,
     /// Contributors and their shares of the royalty (basis points summing to 10,000), or none.
     pub contributors: Vec<(Address, u16)>,
 }
@@ -253,18 +258,31 @@ impl Market {
         if !out.success {
             return Ok(None);
         }
-        let values = decode_view::<abi::signedOutputOfCall>(&out)?;
-        values
-            .into_iter()
-            .map(|v| {
-                i128::try_from(v)
-                    .map_err(|e| EvmError::Invalid(format!("output out of range: {e}")))
-            })
-            .collect::<Result<_, _>>()
-            .map(Some)
+        signed_values(decode_view::<abi::signedOutputOfCall>(&out)?).map(Some)
     }
 
-    /// Whether `outputs` are the proven outputs of fulfilled `request_id`.
+    /// The `count` values `words` carry in `lane_bits`-bit lanes, decoded
+    /// by the contract; None if it refuses the layout.
+    pub fn unpack_values(
+        &self,
+        evm: &mut Evm,
+        words: &[U256],
+        count: usize,
+        lane_bits: u8,
+    ) -> Result<Option<Vec<i128>>, EvmError> {
+        let call = abi::unpackValuesCall {
+            words: words.to_vec(),
+            count: U256::from(count),
+            laneBits: lane_bits,
+        };
+        let out = evm.call(Address::ZERO, self.address, call.abi_encode())?;
+        if !out.success {
+            return Ok(None);
+        }
+        signed_values(decode_view::<abi::unpackValuesCall>(&out)?).map(Some)
+    }
+
+    /// Whether `outputs` (output words) are the proven outputs of fulfilled `request_id`.
     pub fn matches_output(
         &self,
         evm: &mut Evm,
@@ -356,6 +374,14 @@ fn decode_view<C: SolCall>(out: &Outcome) -> Result<C::Return, EvmError> {
         .map_err(|e| EvmError::Invalid(format!("bad return data: {e}")))
 }
 
+fn signed_values(values: Vec<alloy_primitives::I256>) -> Result<Vec<i128>, EvmError> {
+    (values.into_iter())
+        .map(|v| {
+            i128::try_from(v).map_err(|e| EvmError::Invalid(format!("output out of range: {e}")))
+        })
+        .collect()
+}
+
 /// ABI calldata of `registerModel`.
 pub fn register_call(r: &Registration) -> abi::registerModelCall {
     abi::registerModelCall {
@@ -366,6 +392,7 @@ pub fn register_call(r: &Registration) -> abi::registerModelCall {
         payout: r.payout,
         numInputs: r.num_inputs,
         numOutputs: r.num_outputs,
+        laneBits: r.lane_bits,
         contributors: r.contributors.iter().map(|c| c.0).collect(),
         sharesBps: r.contributors.iter().map(|c| c.1).collect(),
     }
@@ -381,7 +408,8 @@ pub fn fulfill_call(request_id: U256, instances: &[U256], proof: &[u8]) -> abi::
 }
 
 /// The request's input commitment, as the contract computes it:
-/// keccak256 of the input instances as consecutive 32-byte words.
+/// keccak256 of the input words (the instances carrying the input values)
+/// as consecutive 32-byte words.
 pub fn input_commitment(inputs: &[U256]) -> [u8; 32] {
     let mut packed = Vec::with_capacity(inputs.len() * 32);
     for x in inputs {

@@ -20,6 +20,8 @@ use crate::market::{
     Market, Registration,
 };
 use crate::solc::{self, Compiled, Optimizer};
+use halo2curves::ff::PrimeField;
+use zkinfer_circuits::public::PublicLayout;
 
 sol! {
     interface IMockVerifier {
@@ -60,6 +62,8 @@ const ROYALTY_BPS: u16 = 2_500;
 const SHARES: [u16; 3] = [3_333, 3_333, 3_334];
 const NUM_INPUTS: u32 = 2;
 const NUM_OUTPUTS: u32 = 3;
+/// 15 values a word: the inputs take one word, the outputs another.
+const LANE_BITS: u8 = 16;
 /// Seconds from a request to its deadline.
 const TTL: u64 = 3_600;
 const START_BALANCE: u128 = 1_000 * 1_000_000_000_000_000_000;
@@ -135,15 +139,38 @@ fn model_id(tag: u8) -> [u8; 32] {
     [tag; 32]
 }
 
-/// Request `k`'s input: distinct per k, with a negative value.
+/// `values` packed into `LANE_BITS`-bit lanes, as zkinfer's circuits do.
+fn words(values: &[i64]) -> Vec<U256> {
+    words_of(values, LANE_BITS)
+}
+
+fn words_of(values: &[i64], bits: u8) -> Vec<U256> {
+    let layout = PublicLayout {
+        lane_bits: bits.into(),
+        num_inputs: values.len(),
+        num_outputs: 0,
+    };
+    let packed = layout.pack(values, &[]).expect("test values fit their lanes");
+    (packed.iter())
+        .map(|w| U256::from_le_slice(w.to_repr().as_ref()))
+        .collect()
+}
+
+/// Request `k`'s input words: distinct per k, with a negative value.
 fn input(k: u64) -> Vec<U256> {
-    vec![U256::from(k), field(-(k as i64) - 1)]
+    words(&[k as i64, -(k as i64) - 1])
 }
 
 /// The outputs every test proves: a positive, a negative and a zero value.
 const OUTPUT_VALUES: [i64; 3] = [7, -42, 0];
 
+/// Their words, as a proof carries them.
 fn outputs() -> Vec<U256> {
+    words(&OUTPUT_VALUES)
+}
+
+/// Them as field elements, as outputOf returns them.
+fn output_fields() -> Vec<U256> {
     OUTPUT_VALUES.iter().map(|&x| field(x)).collect()
 }
 
@@ -257,6 +284,7 @@ impl World {
             payout: self.payout,
             num_inputs: NUM_INPUTS,
             num_outputs: NUM_OUTPUTS,
+            lane_bits: LANE_BITS,
             contributors: contributors.to_vec(),
         }
     }
@@ -544,7 +572,7 @@ fn a_free_model_pays_nobody_and_records_outputs() {
     let before = w.ledger();
     w.fulfill_ok(id, &input(0));
     assert_eq!(w.ledger(), before, "a free inference credits nothing");
-    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(outputs()));
+    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(output_fields()));
 }
 
 // -------------------------------------------------------------------------
@@ -578,7 +606,7 @@ fn outputs_are_recorded_only_after_fulfil() {
         .output_of(&mut w.evm, id)
         .unwrap()
         .expect("outputs after fulfil");
-    assert_eq!(recorded, outputs());
+    assert_eq!(recorded, output_fields());
     assert_eq!(
         recorded[1],
         scalar_field() - U256::from(42),
@@ -653,8 +681,8 @@ fn a_proof_for_another_input_is_rejected() {
         &out,
         "request a's input for b",
     );
-    let mut swapped = input(1);
-    swapped.reverse();
+    // Request b's input values [1, -2], in the other order.
+    let swapped = words(&[-2, 1]);
     let out = w.fulfill(b, &instances(&swapped, &outputs()), VALID_PROOF);
     assert_rejected::<IZkinferMarket::InputMismatch>(&mut w, &before, &out, "inputs reordered");
     // Shifting one output word into the inputs keeps the count but not the input.
@@ -679,7 +707,7 @@ fn a_wrong_instance_count_is_rejected() {
     let good = instances(&input(0), &outputs());
     let before = w.ledger();
 
-    for len in [0, 2, good.len() - 1] {
+    for len in [0, good.len() - 1] {
         let out = w.fulfill(id, &good[..len], VALID_PROOF);
         assert_rejected::<IZkinferMarket::WrongInstanceCount>(
             &mut w,
@@ -712,12 +740,12 @@ fn a_replayed_proof_is_rejected() {
     let good = instances(&input(0), &outputs());
     let out = w.fulfill(id, &good, VALID_PROOF);
     assert_rejected::<IZkinferMarket::NotOpen>(&mut w, &before, &out, "the same proof again");
-    let other_outputs = instances(&input(0), &[field(1), field(2), field(3)]);
+    let other_outputs = instances(&input(0), &words(&[1, 2, 3]));
     let out = w.fulfill(id, &other_outputs, VALID_PROOF);
     assert_rejected::<IZkinferMarket::NotOpen>(&mut w, &before, &out, "another answer");
     assert_eq!(
         w.market.output_of(&mut w.evm, id).unwrap(),
-        Some(outputs()),
+        Some(output_fields()),
         "first answer kept"
     );
 
@@ -823,8 +851,13 @@ fn a_model_cannot_be_registered_twice() {
         (w.creator, w.verifier, w.payout, wei(FEE))
     );
     assert_eq!(
-        (original.royaltyBps, original.numInputs, original.numOutputs),
-        (ROYALTY_BPS, NUM_INPUTS, NUM_OUTPUTS)
+        (
+            original.royaltyBps,
+            original.numInputs,
+            original.numOutputs,
+            original.laneBits
+        ),
+        (ROYALTY_BPS, NUM_INPUTS, NUM_OUTPUTS, LANE_BITS)
     );
 
     let mut hijack = w.registration(1, &[]);
@@ -928,6 +961,20 @@ fn bad_shares_and_bad_models_are_rejected() {
             "no outputs",
             Registration {
                 num_outputs: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "0-bit lanes",
+            Registration {
+                lane_bits: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "65-bit lanes",
+            Registration {
+                lane_bits: 65,
                 ..base.clone()
             },
         ),
@@ -1318,8 +1365,8 @@ fn fulfil_and_withdraw_gas() {
         ..w.registration(1, &[])
     };
     w.register(&small);
-    let id = w.request(small.model_id, &[U256::from(3)]);
-    let out = w.fulfill(id, &[U256::from(3), field(-1)], VALID_PROOF);
+    let id = w.request(small.model_id, &words(&[3]));
+    let out = w.fulfill(id, &[words(&[3]), words(&[-1])].concat(), VALID_PROOF);
     assert!(out.success, "{}", failure_reason(&out));
     let fulfil_small = out.gas_used;
     let out = w.market.withdraw(&mut w.evm, w.prover).unwrap();
@@ -1351,48 +1398,43 @@ fn fulfil_and_withdraw_gas() {
 }
 
 #[test]
-fn many_outputs_round_trip_through_the_packed_store() {
+fn outputs_round_trip_through_their_words() {
     let mut w = World::new();
-    // 19 outputs: two full words of eight lanes and a partial third, with
-    // the extremes of a 32-bit lane.
+    // 19 outputs: one full word of 15 lanes and a partial second, with the
+    // extremes of a 16-bit lane.
     let values: Vec<i64> = (0..19)
         .map(|i| match i {
-            0 => i64::from(i32::MIN),
-            1 => i64::from(i32::MAX),
-            _ => (i - 9) * 1_000_003,
+            0 => -(1 << 15),
+            1 => (1 << 15) - 1,
+            _ => (i - 9) * 1_003,
         })
         .collect();
-    let outs: Vec<U256> = values.iter().map(|&v| field(v)).collect();
+    let outs = words(&values);
+    assert_eq!(outs.len(), 2);
     let mut reg = w.registration(9, &[]);
-    reg.num_outputs = outs.len() as u32;
+    reg.num_outputs = values.len() as u32;
     w.register(&reg);
     let id = w.request(reg.model_id, &input(0));
     let out = w.fulfill(id, &instances(&input(0), &outs), VALID_PROOF);
     assert!(out.success, "fulfill failed: {}", failure_reason(&out));
-    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(outs));
+    let fields: Vec<U256> = values.iter().map(|&v| field(v)).collect();
+    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(fields));
     let signed = w.market.signed_output_of(&mut w.evm, id).unwrap().unwrap();
     let signed: Vec<i64> = signed.iter().map(|&v| v as i64).collect();
     assert_eq!(signed, values);
 }
 
 #[test]
-fn an_output_wider_than_32_bits_is_refused_and_moves_no_money() {
+fn an_unreduced_output_word_is_refused_and_moves_no_money() {
     let mut w = World::new();
     let model = w.register_split_model(1);
-    for wide in [
-        field(i64::from(i32::MAX) + 1),
-        field(i64::from(i32::MIN) - 1),
-        // Not a canonical field element (the verifier would reduce it).
-        U256::from_str_radix(
-            "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000002",
-            16,
-        )
-        .unwrap(),
-    ] {
+    let honest = outputs();
+    // The same word plus r: the verifier (which reduces mod r) would accept
+    // it, but its lanes decode to other values.
+    for wide in [honest[0] + scalar_field(), scalar_field()] {
         let id = w.request(model, &input(0));
         let before = w.ledger();
-        let outs = [field(1), wide, field(2)];
-        let out = w.fulfill(id, &instances(&input(0), &outs), VALID_PROOF);
+        let out = w.fulfill(id, &instances(&input(0), &[wide]), VALID_PROOF);
         assert!(
             reverted_with::<IZkinferMarket::OutputOutOfRange>(&out),
             "{}",
@@ -1406,6 +1448,52 @@ fn an_output_wider_than_32_bits_is_refused_and_moves_no_money() {
         hex::encode(IZkinferMarket::OutputOutOfRange::SELECTOR),
         "eea9456c"
     );
+}
+
+#[test]
+fn a_value_too_many_needs_another_word() {
+    let mut w = World::new();
+    let mut reg = w.registration(7, &[]);
+    // 16 outputs of 16 bits: two words, not one.
+    reg.num_outputs = 16;
+    w.register(&reg);
+    let values: Vec<i64> = (0..16).collect();
+    let id = w.request(reg.model_id, &input(0));
+    let before = w.ledger();
+    let one_word = words(&values[..15]);
+    let out = w.fulfill(id, &instances(&input(0), &one_word), VALID_PROOF);
+    assert_rejected::<IZkinferMarket::WrongInstanceCount>(&mut w, &before, &out, "one word");
+    let out = w.fulfill(id, &instances(&input(0), &words(&values)), VALID_PROOF);
+    assert!(out.success, "{}", failure_reason(&out));
+    let signed = w.market.signed_output_of(&mut w.evm, id).unwrap().unwrap();
+    assert_eq!(signed, (0..16).collect::<Vec<i128>>());
+}
+
+#[test]
+fn unpack_values_decodes_any_lane_width() {
+    let w = World::new();
+    let mut w = w;
+    for bits in [1u8, 12, 20, 40, 63] {
+        let half = 1i64 << (bits - 1);
+        let values: Vec<i64> = (0..40).map(|i| [-half, half - 1, 0][i % 3]).collect();
+        let packed = words_of(&values, bits);
+        let decoded = w
+            .market
+            .unpack_values(&mut w.evm, &packed, values.len(), bits)
+            .unwrap();
+        let want: Vec<i128> = values.iter().map(|&v| v.into()).collect();
+        assert_eq!(decoded, Some(want), "{bits} bits");
+        // A word count that does not match the value count is refused.
+        let short = w
+            .market
+            .unpack_values(&mut w.evm, &packed[1..], values.len(), bits)
+            .unwrap();
+        assert_eq!(short, None, "{bits} bits, a word short");
+    }
+    for bits in [0u8, 65] {
+        let r = w.market.unpack_values(&mut w.evm, &[], 0, bits).unwrap();
+        assert_eq!(r, None, "{bits}-bit lanes");
+    }
 }
 
 #[test]
@@ -1425,7 +1513,8 @@ fn outputs_too_many_to_store_are_published_and_vouched_for() {
         U256::from(crate::market::MAX_STORED_OUTPUTS)
     );
     let n = crate::market::MAX_STORED_OUTPUTS + 44;
-    let outs: Vec<U256> = (0..n).map(|i| field(i as i64 * 37 - 5_000)).collect();
+    let values: Vec<i64> = (0..n).map(|i| i as i64 * 37 - 5_000).collect();
+    let outs = words(&values);
     let mut reg = w.registration(8, &[]);
     reg.num_outputs = n as u32;
     w.register(&reg);
@@ -1443,8 +1532,14 @@ fn outputs_too_many_to_store_are_published_and_vouched_for() {
         &stored.unwrap()
     ));
     assert!(w.market.matches_output(&mut w.evm, id, &outs).unwrap());
+    // What a consumer does with them: decode through the contract.
+    let decoded = (w.market)
+        .unpack_values(&mut w.evm, &outs, n, LANE_BITS)
+        .unwrap()
+        .unwrap();
+    assert_eq!(decoded, values.iter().map(|&v| i128::from(v)).collect::<Vec<_>>());
     let mut changed = outs.clone();
-    changed[123] = field(1);
+    changed[7] = field(1);
     assert!(!w.market.matches_output(&mut w.evm, id, &changed).unwrap());
     assert!(!w.market.matches_output(&mut w.evm, id, &outs[1..]).unwrap());
     // Another request, not fulfilled, vouches for nothing.

@@ -8,6 +8,7 @@ pub mod gather;
 pub mod layernorm;
 pub mod linear;
 pub mod nonlinear;
+pub mod pack;
 pub mod pointwise;
 pub mod range;
 pub mod relu;

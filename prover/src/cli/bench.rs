@@ -67,7 +67,13 @@ pub fn run(a: Args) -> CliResult {
                 // fit a transaction (thousands of outputs to store).
                 Err(e) => (verifier_figures(&vk, &run.proof)?, Some(e.to_string())),
             };
-            onchain.push((m.name, vk.header.num_instances, figures, note));
+            let layout = vk.header.public_layout();
+            let public = format!(
+                "{}/{}",
+                layout.num_inputs + layout.num_outputs,
+                vk.header.num_instances
+            );
+            onchain.push((m.name, public, figures, note));
         }
         progress.finish();
         figures.push(run.figures);
@@ -84,11 +90,11 @@ pub fn run(a: Args) -> CliResult {
     Ok(0)
 }
 
-fn print_onchain(rows: &[(&str, usize, OnchainFigures, Option<String>)]) {
+fn print_onchain(rows: &[(&str, String, OnchainFigures, Option<String>)]) {
     println!(
-        "{:<12} {:>7} {:>9} {:>10} {:>10} {:>11} {:>11} {:>12} {:>11}",
+        "{:<12} {:>11} {:>9} {:>10} {:>10} {:>11} {:>11} {:>12} {:>11}",
         "model",
-        "public",
+        "values/inst",
         "contracts",
         "largest B",
         "total B",
@@ -103,7 +109,7 @@ fn print_onchain(rows: &[(&str, usize, OnchainFigures, Option<String>)]) {
             Some(_) => "failed*".to_string(),
         };
         println!(
-            "{:<12} {:>7} {:>9} {:>10} {:>10} {:>11} {:>11} {:>12} {:>11}",
+            "{:<12} {:>11} {:>9} {:>10} {:>10} {:>11} {:>11} {:>12} {:>11}",
             name,
             public,
             f.verifier_parts,

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Subcommand};
+use zkinfer_circuits::public::PublicLayout;
 use zkinfer_verifier_contract::alloy_sol_types::{SolCall, SolEvent};
 use zkinfer_verifier_contract::market::{
     compile_market, fulfill_call, input_commitment, register_call, IZkinferMarket as abi,
@@ -103,7 +104,7 @@ pub struct RequestArgs {
     /// The model id (hex SHA-256 of its .zkq, as in the vk header).
     #[arg(long, value_parser = parse_bytes32)]
     model_id: [u8; 32],
-    /// Commit to the input of this proof file (its first num_inputs instances).
+    /// Commit to the input of this proof file (its input words: the instances carrying its input values).
     #[arg(
         long,
         conflicts_with = "input_commitment",
@@ -285,13 +286,13 @@ fn register(a: RegisterArgs) -> CliResult {
     let vk = VerifyingKeyFile::load(&a.vk)?;
     let model_id = parse_bytes32(&vk.header.model_id)
         .map_err(|e| format!("{}: model_id in the header: {e}", a.vk.display()))?;
-    let num_inputs = vk.header.num_input_values();
-    let num_outputs = vk
-        .header
-        .num_instances
-        .checked_sub(num_inputs)
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("{}: the key has no output instances", a.vk.display()))?;
+    let layout = vk.header.public_layout();
+    let (num_inputs, num_outputs) = (layout.num_inputs, layout.num_outputs);
+    if num_outputs == 0 {
+        return Err(format!("{}: the key has no outputs", a.vk.display()).into());
+    }
+    let lane_bits = crate::onchain::market_lane_bits(&layout)
+        .map_err(|e| format!("{}: {e}", a.vk.display()))?;
     let node = a.node.connect()?;
     require_contract(&node, a.market, "market")?;
     let reg = Registration {
@@ -302,6 +303,7 @@ fn register(a: RegisterArgs) -> CliResult {
         payout: a.payout.unwrap_or(node.address()),
         num_inputs: num_inputs as u32,
         num_outputs: num_outputs as u32,
+        lane_bits,
         contributors: a.contributors.clone(),
     };
     let r = node.send(a.market, U256::ZERO, register_call(&reg).abi_encode())?;
@@ -355,15 +357,19 @@ fn request(a: RequestArgs) -> CliResult {
                 )
                 .into());
             }
-            if p.num_inputs != model.numInputs as usize || p.num_inputs > p.instances.len() {
+            let layout = p.public_layout();
+            if layout.num_inputs != model.numInputs as usize
+                || layout.lane_bits != u32::from(model.laneBits)
+                || layout.num_instances() != p.instances.len()
+            {
                 return Err(format!(
-                    "the proof has {} input instances, the model is registered with {}",
-                    p.num_inputs, model.numInputs
+                    "the proof has {} input values in {}-bit lanes, the model is registered with {} in {}-bit lanes",
+                    layout.num_inputs, layout.lane_bits, model.numInputs, model.laneBits
                 )
                 .into());
             }
             let (instances, _) = proof_calldata(p)?;
-            input_commitment(&instances[..p.num_inputs])
+            input_commitment(&instances[..layout.input_words()])
         }
         (None, None) => unreachable!("clap requires --proof or --input-commitment"),
     };
@@ -542,10 +548,15 @@ fn output(a: OutputArgs) -> CliResult {
                 )
                 .into());
             }
-            let values = published
+            let layout = PublicLayout {
+                lane_bits: model.laneBits.into(),
+                num_inputs: model.numInputs as usize,
+                num_outputs: model.numOutputs as usize,
+            };
+            let values: Vec<String> = crate::onchain::published_values(&layout, &published)?
                 .iter()
-                .map(|&x| crate::onchain::signed_output(x).map(|v| v.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|v| v.to_string())
+                .collect();
             (
                 values,
                 "published in InferenceOutputs, checked with matchesOutput",

@@ -67,10 +67,11 @@ pub fn run(a: Args) -> CliResult {
     )?;
     let bytes = out.proof.proof_bytes()?.len();
     println!(
-        "proved in {:.2} s on {backend}, peak memory {}, proof {} ({} public values) -> {}",
+        "proved in {:.2} s on {backend}, peak memory {}, proof {} ({} public values in {} instances) -> {}",
         out.elapsed.as_secs_f64(),
         peak_rss_human(),
         human_bytes(bytes as u64),
+        out.proof.num_inputs + out.proof.num_outputs,
         out.proof.instances.len(),
         a.output.display()
     );

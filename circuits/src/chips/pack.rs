@@ -1,0 +1,343 @@
+//! `PackChip`: many public values per instance (the packed format of
+//! [`crate::public`]).
+//!
+//! # Constraint
+//!
+//! A word is built by Horner's rule, `m` lanes a row, over the gate columns
+//! `(acc, x_0, …, x_{m−1})` with selector `q`, `B` the lane width and
+//! `h = 2^(B−1)`:
+//!
+//! ```text
+//! q · (acc_next − acc·2^(B·m) − Σ_i (x_i + h)·2^(B·(m−1−i))) = 0
+//! ```
+//!
+//! A word takes `r = ⌈L / m⌉` such rows, the first with `acc` a copy of a
+//! proved zero, and its value lands in `acc` of the row after the last, which
+//! is copied to the instance column. Lane positions past the group's values
+//! (and past `L`, when `r·m > L`) hold a copy of a proved `−h`, whose lane is
+//! zero.
+//!
+//! # Soundness
+//!
+//! The caller range-checks every value to `B` signed bits, so every lane
+//! `x + h` lies in `[0, 2^B)` and the word, an integer below `2^(B·L) ≤
+//! 2^253 < p`, has exactly one decomposition into lanes. An instance
+//! therefore fixes every packed value: a different value in any lane is a
+//! different word, which the instance copy rejects. The zero and `−h` cells
+//! are outputs of the elementwise gate with constant coefficients, so the
+//! prover cannot choose them.
+
+use halo2_proofs::circuit::{Cell, Layouter};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Selector};
+use halo2_proofs::poly::Rotation;
+use halo2curves::bn256::Fr;
+
+use crate::cell::QCell;
+use crate::chips::elementwise::{Coeffs, ElementwiseChip, Term};
+use crate::field::{fr_from_i128, pow2};
+use crate::public::lanes_per_word;
+use crate::rows::Rows;
+
+#[derive(Clone, Debug)]
+pub struct PackChip {
+    acc: Column<Advice>,
+    lanes: Vec<Column<Advice>>,
+    q: Selector,
+    bits: u32,
+}
+
+/// Lanes per row `m` and rows per word `r` for `gate_columns` gate columns.
+fn shape(bits: u32, gate_columns: usize) -> (usize, usize) {
+    let per_word = lanes_per_word(bits);
+    let m = (gate_columns - 1).min(per_word).max(1);
+    (m, per_word.div_ceil(m))
+}
+
+/// Gate rows [`PackChip::pack`] takes for one group of `values` values,
+/// with `gate_columns` gate columns: the planner's prediction.
+pub fn rows_needed(values: usize, bits: u32, gate_columns: usize) -> usize {
+    if values == 0 {
+        return 0;
+    }
+    let (_, r) = shape(bits, gate_columns);
+    let words = values.div_ceil(lanes_per_word(bits));
+    // Two elementwise rows for the zero and -h cells, r + 1 rows a word.
+    2 + words * (r + 1)
+}
+
+impl PackChip {
+    /// `gate` are the gate columns: `gate[0]` accumulates, the next
+    /// `m` hold lanes.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, gate: &[Column<Advice>], bits: u32) -> Self {
+        let (m, _) = shape(bits, gate.len());
+        let acc = gate[0];
+        let lanes = gate[1..=m].to_vec();
+        let q = meta.selector();
+        meta.create_gate("pack", |meta| {
+            let q = meta.query_selector(q);
+            let acc_cur = meta.query_advice(acc, Rotation::cur());
+            let acc_next = meta.query_advice(acc, Rotation::next());
+            let half = Expression::Constant(pow2(bits - 1));
+            let mut sum = acc_cur * Expression::Constant(pow2(bits * m as u32));
+            for (i, &col) in lanes.iter().enumerate() {
+                let x = meta.query_advice(col, Rotation::cur());
+                let weight = Expression::Constant(pow2(bits * (m - 1 - i) as u32));
+                sum = sum + (x + half.clone()) * weight;
+            }
+            vec![q * (acc_next - sum)]
+        });
+        PackChip {
+            acc,
+            lanes,
+            q,
+            bits,
+        }
+    }
+
+    pub fn lane_bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// The words of `values` (each already range-checked to `B` signed
+    /// bits), in the order of [`crate::public::PublicLayout::pack`].
+    pub fn pack(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        elementwise: &ElementwiseChip,
+        values: &[QCell],
+    ) -> Result<Vec<Cell>, Error> {
+        let Some(first) = values.first() else {
+            return Ok(Vec::new());
+        };
+        let half = 1i128 << (self.bits - 1);
+        let constant = |c: i128| Term {
+            a: first,
+            b: None,
+            coeffs: Coeffs {
+                constant: c,
+                ..Coeffs::default()
+            },
+        };
+        // Reserved first so that the group's rows are one allocation the
+        // planner can predict (`rows`).
+        let total = rows_needed(values.len(), self.bits, self.lanes.len() + 1);
+        let at = rows.take_pack(values.len(), total);
+        let mut own = Rows::default();
+        own.take_gate(at);
+        let fixed = elementwise.apply(layouter, &mut own, &[constant(0), constant(-half)])?;
+        let (zero, pad) = (fixed[0], fixed[1]);
+
+        let per_word = lanes_per_word(self.bits);
+        let m = self.lanes.len();
+        let r = per_word.div_ceil(m);
+        let words = values.chunks(per_word).collect::<Vec<_>>();
+        let start = own.take_gate(words.len() * (r + 1));
+        let shift_row = pow2(self.bits * m as u32);
+        layouter.assign_region(
+            || "pack",
+            |mut region| {
+                let mut out = Vec::with_capacity(words.len());
+                for (w, chunk) in words.iter().enumerate() {
+                    let base = start + w * (r + 1);
+                    let mut acc = zero.copy_to(&mut region, self.acc, base).fr();
+                    for t in 0..r {
+                        let row = base + t;
+                        self.q.enable(&mut region, row)?;
+                        let mut next = acc.map(|a| a * shift_row);
+                        for (i, &col) in self.lanes.iter().enumerate() {
+                            // Position in the word, most significant first.
+                            let p = r * m - 1 - (t * m + i);
+                            let cell = chunk.get(p).unwrap_or(&pad);
+                            let x = cell.copy_to(&mut region, col, row);
+                            let weight = pow2(self.bits * (m - 1 - i) as u32);
+                            next = next
+                                .zip(x.value)
+                                .map(|(n, x)| n + fr_from_i128(x + half) * weight);
+                        }
+                        let assigned = region.assign_advice(self.acc, row + 1, next);
+                        acc = next;
+                        if t + 1 == r {
+                            out.push(assigned.cell());
+                        }
+                    }
+                }
+                Ok(out)
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
+    use halo2_proofs::dev::MockProver;
+    use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+    use halo2curves::bn256::Fr;
+
+    use super::*;
+    use crate::config::ModelConfig;
+    use crate::params::CircuitParams;
+    use crate::public::PublicLayout;
+    use crate::testing::{assert_rejected, Kind};
+
+    const BITS: u32 = 16;
+
+    fn params(advice_columns: usize) -> CircuitParams {
+        CircuitParams {
+            k: 9,
+            lookup_bits: 8,
+            advice_columns,
+            scale_bits: 4,
+            activation_bits: BITS,
+            packed_public: true,
+            ..CircuitParams::default()
+        }
+    }
+
+    /// Packs `values` (range-checked) into the instance column; `forge`
+    /// replaces the witness of the values after their range check... or not.
+    #[derive(Clone)]
+    struct PackCircuit {
+        params: CircuitParams,
+        values: Vec<i128>,
+        /// Witness each value's lane cell with this value instead (the
+        /// range-checked cell keeps the honest one), when set.
+        unchecked: bool,
+    }
+
+    impl Circuit<Fr> for PackCircuit {
+        type Config = ModelConfig;
+        type FloorPlanner = SimpleFloorPlanner;
+        type Params = CircuitParams;
+
+        fn without_witnesses(&self) -> Self {
+            self.clone()
+        }
+        fn params(&self) -> CircuitParams {
+            self.params.clone()
+        }
+        fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: CircuitParams) -> ModelConfig {
+            ModelConfig::configure(meta, &p)
+        }
+        fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
+            unreachable!("configure_with_params is used")
+        }
+        fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+            config.range.load_table(&mut layouter)?;
+            let mut rows = Rows::default();
+            let column = config.columns.gate()[0];
+            let start = rows.take_gate(self.values.len());
+            let cells = layouter.assign_region(
+                || "values",
+                |mut region| {
+                    Ok(self
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| QCell::assign(&mut region, column, start + i, Value::known(v)))
+                        .collect::<Vec<_>>())
+                },
+            )?;
+            if !self.unchecked {
+                config
+                    .range
+                    .check_signed(&mut layouter, &mut rows, &cells, BITS)?;
+            }
+            let pack = config.pack.as_ref().expect("packed params");
+            let words = pack.pack(&mut layouter, &mut rows, &config.elementwise, &cells)?;
+            for (i, cell) in words.into_iter().enumerate() {
+                layouter.constrain_instance(cell, config.columns.instance, i);
+            }
+            Ok(())
+        }
+    }
+
+    fn instances(values: &[i128]) -> Vec<Fr> {
+        let values: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+        let layout = PublicLayout {
+            lane_bits: BITS,
+            num_inputs: values.len(),
+            num_outputs: 0,
+        };
+        layout.pack(&values, &[]).unwrap()
+    }
+
+    fn run(c: &PackCircuit, inst: Vec<Fr>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+        MockProver::run(c.params.k, c, vec![inst]).unwrap().verify()
+    }
+
+    fn values(n: usize) -> Vec<i128> {
+        (0..n as i128)
+            .map(|i| [-(1 << 15), (1 << 15) - 1, 0, -1, 1234][i as usize % 5] + (i % 3))
+            .map(|v| v.clamp(-(1 << 15), (1 << 15) - 1))
+            .collect()
+    }
+
+    #[test]
+    fn words_equal_the_off_circuit_packing_for_any_column_count() {
+        // 15 lanes a word: 5 rows of 3, 2 of 8, 1 of 15 (m capped at L).
+        for advice in [5, 10, 17] {
+            for n in [1, 14, 15, 16, 31] {
+                let c = PackCircuit {
+                    params: params(advice),
+                    values: values(n),
+                    unchecked: false,
+                };
+                assert_eq!(run(&c, instances(&c.values)), Ok(()), "{advice} columns, {n} values");
+            }
+        }
+    }
+
+    #[test]
+    fn the_planner_predicts_the_rows() {
+        for advice in [5, 10, 17] {
+            let n = 31;
+            let c = PackCircuit {
+                params: params(advice),
+                values: values(n),
+                unchecked: true,
+            };
+            let mut cs = ConstraintSystem::<Fr>::default();
+            let config = ModelConfig::configure(&mut cs, &c.params);
+            let gate_columns = config.columns.gate().len();
+            let (m, r) = shape(BITS, gate_columns);
+            assert!(m * r >= 15 && m * (r - 1) < 15);
+            assert_eq!(rows_needed(n, BITS, gate_columns), 2 + 3 * (r + 1));
+        }
+    }
+
+    #[test]
+    fn a_changed_word_is_rejected() {
+        let c = PackCircuit {
+            params: params(5),
+            values: values(20),
+            unchecked: false,
+        };
+        let mut inst = instances(&c.values);
+        inst[1] += Fr::from(1u64);
+        assert_rejected(run(&c, inst), &[Kind::Copy]);
+    }
+
+    #[test]
+    fn a_lane_carried_into_its_neighbour_is_rejected() {
+        // Value 0 + 2^16 and value 1 − 1 give the same word as the honest
+        // values; only the range check on the lanes tells them apart.
+        let honest = vec![5i128, 7, -3];
+        let forged = vec![5 + (1 << 16), 6, -3];
+        let c = PackCircuit {
+            params: params(5),
+            values: forged.clone(),
+            unchecked: false,
+        };
+        let inst = instances(&honest);
+        assert_rejected(run(&c, inst.clone()), &[Kind::Lookup]);
+        // Without the range check the forgery would pass: the check is what
+        // makes the packing sound.
+        let c = PackCircuit {
+            unchecked: true,
+            ..c
+        };
+        assert_eq!(run(&c, inst), Ok(()));
+    }
+}
