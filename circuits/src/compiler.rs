@@ -216,8 +216,8 @@ mod tests {
     use zkinfer_quantizer::QuantizeError;
 
     use super::*;
-    use crate::testing::{assert_rejected, test_inputs, test_model, Kind};
     use crate::field::{fr_from_i64, pow2};
+    use crate::testing::{assert_rejected, test_inputs, test_model, Kind};
     use halo2curves::ff::Field;
 
     fn mock(

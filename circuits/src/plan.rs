@@ -30,6 +30,7 @@ use zkinfer_quantizer::{Op, QuantizedModel};
 use crate::chips::freivalds;
 use crate::chips::gather::GatherChip;
 use crate::chips::layernorm::LayerNormChip;
+use crate::chips::pack;
 use crate::chips::pointwise::{LookupTable, PointwiseChip};
 use crate::chips::range::{self, MAX_LOOKUP_BITS};
 use crate::chips::softmax::SoftmaxChip;
@@ -38,7 +39,6 @@ use crate::error::CircuitError;
 use crate::graph::model_tables;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::{measure, Heights};
-use crate::chips::pack;
 use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
 use crate::public::PublicLayout;
 use crate::rows::range_height;
@@ -273,7 +273,8 @@ pub(crate) fn plan_with(
         ));
     }
 
-    let num_instances = PublicLayout::of(model, &params_for(MIN_ADVICE_COLUMNS, 0, 0, 1)).num_instances();
+    let num_instances =
+        PublicLayout::of(model, &params_for(MIN_ADVICE_COLUMNS, 0, 0, 1)).num_instances();
     let need = |columns: usize, freivalds_lanes: usize, bits: u32, range_lanes: usize| {
         gate_rows(columns, freivalds_lanes)
             .max(range_rows(bits, range_lanes))

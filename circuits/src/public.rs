@@ -45,7 +45,11 @@ pub enum PackError {
     #[error("expected {expected} public instances for this key, got {got}")]
     WrongCount { expected: usize, got: usize },
     #[error("public instance {index} is not a packed word of {lanes} {bits}-bit lanes")]
-    NotAWord { index: usize, lanes: usize, bits: u32 },
+    NotAWord {
+        index: usize,
+        lanes: usize,
+        bits: u32,
+    },
     #[error("public instance {index} is not a small signed value")]
     NotAValue { index: usize },
 }
@@ -255,7 +259,10 @@ mod tests {
         assert_eq!(lanes_per_word(40), 6);
         assert_eq!(lanes_per_word(0), 1);
         let l = layout(20, 25, 12);
-        assert_eq!((l.input_words(), l.output_words(), l.num_instances()), (3, 1, 4));
+        assert_eq!(
+            (l.input_words(), l.output_words(), l.num_instances()),
+            (3, 1, 4)
+        );
     }
 
     #[test]
@@ -305,11 +312,17 @@ mod tests {
         // A lane past the last value set.
         let mut bad = good.clone();
         bad[0] += pow2(32);
-        assert!(matches!(l.unpack(&bad), Err(PackError::NotAWord { index: 0, .. })));
+        assert!(matches!(
+            l.unpack(&bad),
+            Err(PackError::NotAWord { index: 0, .. })
+        ));
         // Bits above the lanes: a negative element.
         let mut bad = good;
         bad[1] = -bad[1];
-        assert!(matches!(l.unpack(&bad), Err(PackError::NotAWord { index: 1, .. })));
+        assert!(matches!(
+            l.unpack(&bad),
+            Err(PackError::NotAWord { index: 1, .. })
+        ));
     }
 
     #[test]

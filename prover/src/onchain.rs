@@ -3,11 +3,11 @@
 //! the output and releases the fee. `zkinfer demo` prints this; the tests
 //! assert on it; `zkinfer bench` reports its gas.
 
+use zkinfer_circuits::public::PublicLayout;
 use zkinfer_verifier_contract::evm::{Evm, EvmError, Outcome};
 use zkinfer_verifier_contract::market::{
     self, compile_market, input_commitment, Market, Registration,
 };
-use zkinfer_circuits::public::PublicLayout;
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::error::ProverError;
@@ -287,8 +287,7 @@ pub(crate) fn published_values(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    (layout.unpack_outputs(&words))
-        .map_err(|e| ProverError::Evm(format!("published outputs: {e}")))
+    (layout.unpack_outputs(&words)).map_err(|e| ProverError::Evm(format!("published outputs: {e}")))
 }
 
 /// The market's `laneBits` for `layout`: it takes packed values only.

@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use halo2_proofs::halo2curves::bn256::Fr;
 use zkinfer_prover::proof_file::ProofFile;
 use zkinfer_prover::tamper;
 use zkinfer_quantizer::fixed::dequantize;
@@ -115,15 +114,6 @@ fn bert_tiny() -> &'static CliRun {
     RUN.get_or_init(|| cli_pipeline("bert_tiny"))
 }
 
-/// A signed fixed-point integer as the circuit's public value (x mod p).
-fn field(v: i64) -> Fr {
-    if v >= 0 {
-        Fr::from(v.unsigned_abs())
-    } else {
-        -Fr::from(v.unsigned_abs())
-    }
-}
-
 /// The proof's public outputs are exactly the quantized model's integer
 /// outputs on the input; dequantized, they are within [`TOLERANCE`] of the
 /// float model run by tract. Returns the max abs error.
@@ -136,13 +126,9 @@ fn check_output(run: &CliRun) -> f64 {
     let ints: Vec<&[i64]> = model.outputs.iter().map(|&id| trace.tensor(id)).collect();
 
     // The verifier checks `instances`, not the human-readable `output`: the
-    // accuracy claim is about what was proved.
-    let public: Vec<Fr> = proof.instance_values().unwrap()[proof.num_inputs..].to_vec();
-    let expected: Vec<Fr> = ints
-        .iter()
-        .flat_map(|o| o.iter())
-        .map(|&v| field(v))
-        .collect();
+    // accuracy claim is about what was proved, decoded from the words.
+    let (_, public) = proof.public_values().unwrap();
+    let expected: Vec<i64> = ints.concat();
     assert_eq!(
         public.len(),
         expected.len(),
@@ -205,8 +191,8 @@ fn gpt2_block_rejects_a_changed_output_instance() {
         verify_tampered(run, "output", tamper::change_output(&proof)),
         1
     );
-    // The first output value too, not only the last one.
-    let first_output = tamper::bump_instance(&proof, proof.num_inputs);
+    // The first output word too, not only the last one.
+    let first_output = tamper::bump_instance(&proof, proof.public_layout().input_words());
     assert_eq!(verify_tampered(run, "first-output", first_output), 1);
 }
 

@@ -150,7 +150,9 @@ fn words_of(values: &[i64], bits: u8) -> Vec<U256> {
         num_inputs: values.len(),
         num_outputs: 0,
     };
-    let packed = layout.pack(values, &[]).expect("test values fit their lanes");
+    let packed = layout
+        .pack(values, &[])
+        .expect("test values fit their lanes");
     (packed.iter())
         .map(|w| U256::from_le_slice(w.to_repr().as_ref()))
         .collect()
@@ -572,7 +574,10 @@ fn a_free_model_pays_nobody_and_records_outputs() {
     let before = w.ledger();
     w.fulfill_ok(id, &input(0));
     assert_eq!(w.ledger(), before, "a free inference credits nothing");
-    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), Some(output_fields()));
+    assert_eq!(
+        w.market.output_of(&mut w.evm, id).unwrap(),
+        Some(output_fields())
+    );
 }
 
 // -------------------------------------------------------------------------
@@ -1537,7 +1542,10 @@ fn outputs_too_many_to_store_are_published_and_vouched_for() {
         .unpack_values(&mut w.evm, &outs, n, LANE_BITS)
         .unwrap()
         .unwrap();
-    assert_eq!(decoded, values.iter().map(|&v| i128::from(v)).collect::<Vec<_>>());
+    assert_eq!(
+        decoded,
+        values.iter().map(|&v| i128::from(v)).collect::<Vec<_>>()
+    );
     let mut changed = outs.clone();
     changed[7] = field(1);
     assert!(!w.market.matches_output(&mut w.evm, id, &changed).unwrap());
@@ -1556,7 +1564,14 @@ fn new_abi_items_have_the_documented_selectors() {
             hex::encode(IZkinferMarket::matchesOutputCall::SELECTOR),
             hex::encode(IZkinferMarket::MAX_STORED_OUTPUTSCall::SELECTOR),
             hex::encode(&IZkinferMarket::InferenceOutputs::SIGNATURE_HASH.0[..4]),
+            hex::encode(IZkinferMarket::registerModelCall::SELECTOR),
+            hex::encode(IZkinferMarket::modelOfCall::SELECTOR),
+            hex::encode(IZkinferMarket::unpackValuesCall::SELECTOR),
+            hex::encode(IZkinferMarket::BadLayout::SELECTOR),
         ],
-        ["d4ea8548", "6e52027a", "e8f79cd9", "278f8b4c"]
+        [
+            "d4ea8548", "6e52027a", "e8f79cd9", "278f8b4c", "057ccb3e", "4853aa6b", "248d252c",
+            "a5c781ec"
+        ]
     );
 }

@@ -223,7 +223,11 @@ mod tests {
         fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
             unreachable!("configure_with_params is used")
         }
-        fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        fn synthesize(
+            &self,
+            config: ModelConfig,
+            mut layouter: impl Layouter<Fr>,
+        ) -> Result<(), Error> {
             config.range.load_table(&mut layouter)?;
             let mut rows = Rows::default();
             let column = config.columns.gate()[0];
@@ -235,7 +239,9 @@ mod tests {
                         .values
                         .iter()
                         .enumerate()
-                        .map(|(i, &v)| QCell::assign(&mut region, column, start + i, Value::known(v)))
+                        .map(|(i, &v)| {
+                            QCell::assign(&mut region, column, start + i, Value::known(v))
+                        })
                         .collect::<Vec<_>>())
                 },
             )?;
@@ -284,7 +290,11 @@ mod tests {
                     values: values(n),
                     unchecked: false,
                 };
-                assert_eq!(run(&c, instances(&c.values)), Ok(()), "{advice} columns, {n} values");
+                assert_eq!(
+                    run(&c, instances(&c.values)),
+                    Ok(()),
+                    "{advice} columns, {n} values"
+                );
             }
         }
     }
