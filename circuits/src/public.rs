@@ -65,11 +65,7 @@ pub struct PublicLayout {
 
 /// Values per word for `lane_bits`-bit lanes (1 for the unpacked format).
 pub fn lanes_per_word(lane_bits: u32) -> usize {
-    if lane_bits == 0 {
-        1
-    } else {
-        (WORD_BITS / lane_bits) as usize
-    }
+    WORD_BITS.checked_div(lane_bits).map_or(1, |l| l as usize)
 }
 
 impl PublicLayout {
