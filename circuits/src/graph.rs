@@ -65,7 +65,7 @@ pub(crate) fn lay_out(
     let mut tensors: Vec<Option<Vec<QCell>>> = vec![None; model.tensors.len()];
     let mut pending = Vec::new();
     let mut instance_row = 0;
-    let mut packed_inputs = Vec::new();
+    let mut public_inputs = Vec::new();
 
     for (i, &id) in model.inputs.iter().enumerate() {
         let len = model.tensors[id].len();
@@ -91,13 +91,9 @@ pub(crate) fn lay_out(
                 .range
                 .check_signed(layouter, &mut rows, &cells, config.activation_bits)?;
         }
-        packed_inputs.extend(cells.iter().copied());
+        public_inputs.extend(cells.iter().copied());
         tensors[id] = Some(cells);
     }
-    let packed_inputs = match &config.pack {
-        Some(pack) => pack.pack(layouter, &mut rows, &config.elementwise, &packed_inputs)?,
-        None => Vec::new(),
-    };
 
     for (node, table) in model.nodes.iter().zip(&node_tables) {
         let args = node
@@ -114,29 +110,11 @@ pub(crate) fn lay_out(
         tensors[node.output] = Some(out);
     }
 
-    match &config.pack {
-        Some(pack) => {
-            let mut outputs = Vec::new();
-            for &id in &model.outputs {
-                outputs.extend_from_slice(tensors[id].as_deref().ok_or(Error::Synthesis)?);
-            }
-            // Outputs are activations, but the pack chip's soundness must
-            // not rest on every op bounding its own result.
-            (config.range).check_signed(layouter, &mut rows, &outputs, config.activation_bits)?;
-            let words = pack.pack(layouter, &mut rows, &config.elementwise, &outputs)?;
-            for (row, cell) in packed_inputs.into_iter().chain(words).enumerate() {
-                layouter.constrain_instance(cell, config.columns.instance, row);
-            }
-        }
-        None => {
-            for &id in &model.outputs {
-                for cell in tensors[id].as_deref().ok_or(Error::Synthesis)? {
-                    layouter.constrain_instance(cell.cell, config.columns.instance, instance_row);
-                    instance_row += 1;
-                }
-            }
-        }
+    let mut outputs = Vec::new();
+    for &id in &model.outputs {
+        outputs.extend_from_slice(tensors[id].as_deref().ok_or(Error::Synthesis)?);
     }
+    publish(config, layouter, &mut rows, &public_inputs, &outputs)?;
 
     if let Some(freivalds) = &config.freivalds {
         layouter.next_phase();
@@ -321,6 +299,34 @@ fn lay_out_node<'m>(
             }
         }
     }
+}
+
+/// Ties the public values to the instance column: packed, the words of the
+/// inputs then of the outputs; unpacked, the outputs after the inputs (which
+/// [`load_public_input`] tied already).
+fn publish(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fr>,
+    rows: &mut Rows,
+    inputs: &[QCell],
+    outputs: &[QCell],
+) -> Result<(), Error> {
+    let instance = config.columns.instance;
+    let Some(pack) = &config.pack else {
+        for (i, cell) in outputs.iter().enumerate() {
+            layouter.constrain_instance(cell.cell, instance, inputs.len() + i);
+        }
+        return Ok(());
+    };
+    // Outputs are activations, but the pack chip's soundness must not rest
+    // on every op bounding its own result.
+    (config.range).check_signed(layouter, rows, outputs, config.activation_bits)?;
+    let mut words = pack.pack(layouter, rows, &config.elementwise, inputs)?;
+    words.extend(pack.pack(layouter, rows, &config.elementwise, outputs)?);
+    for (row, cell) in words.into_iter().enumerate() {
+        layouter.constrain_instance(cell, instance, row);
+    }
+    Ok(())
 }
 
 /// Inputs: fresh advice cells. In a packed circuit they reach the instance

@@ -83,8 +83,17 @@ pub(crate) fn verify<S: Scenario>(
     scenario: S,
     params: CircuitParams,
 ) -> Result<(), Vec<VerifyFailure>> {
+    verify_with_instances(scenario, params, vec![])
+}
+
+/// Runs `scenario` in MockProver with `instances` in the instance column.
+pub(crate) fn verify_with_instances<S: Scenario>(
+    scenario: S,
+    params: CircuitParams,
+    instances: Vec<Fr>,
+) -> Result<(), Vec<VerifyFailure>> {
     let k = params.k;
-    MockProver::run(k, &Harness { scenario, params }, vec![vec![]])
+    MockProver::run(k, &Harness { scenario, params }, vec![instances])
         .expect("the test circuit synthesizes")
         .verify()
 }

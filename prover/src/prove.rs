@@ -45,6 +45,16 @@ pub fn prove(
     let start = Instant::now();
     progress.stage("integer inference (witness)");
     let circuit = ModelCircuit::with_inputs(Arc::new(model.clone()), inputs)?;
+    // A key from another zkinfer (before packed public values, say) is for
+    // another constraint system: say so rather than fail inside the prover.
+    if pk.header.circuit != circuit.params() {
+        return Err(ProverError::BadKey(format!(
+            "the proving key was made for circuit parameters {:?}, this zkinfer lays the model out \
+             with {:?}: run `zkinfer setup` again",
+            pk.header.circuit,
+            circuit.params()
+        )));
+    }
     let instances = circuit.instances();
     let outputs = circuit.outputs();
     let circuit_layout = circuit.public_layout();

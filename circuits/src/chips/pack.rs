@@ -170,16 +170,15 @@ impl PackChip {
 
 #[cfg(test)]
 mod tests {
-    use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
-    use halo2_proofs::dev::MockProver;
-    use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+    use halo2_proofs::circuit::Layouter;
+    use halo2_proofs::plonk::{ConstraintSystem, Error};
     use halo2curves::bn256::Fr;
 
     use super::*;
     use crate::config::ModelConfig;
     use crate::params::CircuitParams;
     use crate::public::PublicLayout;
-    use crate::testing::{assert_rejected, Kind};
+    use crate::testing::{assert_rejected, verify_with_instances, witness_cells, Kind, Scenario};
 
     const BITS: u32 = 16;
 
@@ -195,63 +194,27 @@ mod tests {
         }
     }
 
-    /// Packs `values` (range-checked) into the instance column; `forge`
-    /// replaces the witness of the values after their range check... or not.
+    /// Packs `values` into the instance column, range-checked first unless
+    /// `unchecked`.
     #[derive(Clone)]
-    struct PackCircuit {
-        params: CircuitParams,
+    struct Pack {
         values: Vec<i128>,
-        /// Witness each value's lane cell with this value instead (the
-        /// range-checked cell keeps the honest one), when set.
         unchecked: bool,
     }
 
-    impl Circuit<Fr> for PackCircuit {
-        type Config = ModelConfig;
-        type FloorPlanner = SimpleFloorPlanner;
-        type Params = CircuitParams;
-
-        fn without_witnesses(&self) -> Self {
-            self.clone()
-        }
-        fn params(&self) -> CircuitParams {
-            self.params.clone()
-        }
-        fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: CircuitParams) -> ModelConfig {
-            ModelConfig::configure(meta, &p)
-        }
-        fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
-            unreachable!("configure_with_params is used")
-        }
-        fn synthesize(
+    impl Scenario for Pack {
+        fn run(
             &self,
-            config: ModelConfig,
-            mut layouter: impl Layouter<Fr>,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
         ) -> Result<(), Error> {
-            config.range.load_table(&mut layouter)?;
-            let mut rows = Rows::default();
-            let column = config.columns.gate()[0];
-            let start = rows.take_gate(self.values.len());
-            let cells = layouter.assign_region(
-                || "values",
-                |mut region| {
-                    Ok(self
-                        .values
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &v)| {
-                            QCell::assign(&mut region, column, start + i, Value::known(v))
-                        })
-                        .collect::<Vec<_>>())
-                },
-            )?;
+            let cells = witness_cells(config, layouter, rows, &self.values)?;
             if !self.unchecked {
-                config
-                    .range
-                    .check_signed(&mut layouter, &mut rows, &cells, BITS)?;
+                config.range.check_signed(layouter, rows, &cells, BITS)?;
             }
             let pack = config.pack.as_ref().expect("packed params");
-            let words = pack.pack(&mut layouter, &mut rows, &config.elementwise, &cells)?;
+            let words = pack.pack(layouter, rows, &config.elementwise, &cells)?;
             for (i, cell) in words.into_iter().enumerate() {
                 layouter.constrain_instance(cell, config.columns.instance, i);
             }
@@ -269,14 +232,17 @@ mod tests {
         layout.pack(&values, &[]).unwrap()
     }
 
-    fn run(c: &PackCircuit, inst: Vec<Fr>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
-        MockProver::run(c.params.k, c, vec![inst]).unwrap().verify()
+    fn checked(values: Vec<i128>) -> Pack {
+        Pack {
+            values,
+            unchecked: false,
+        }
     }
 
+    /// `n` values with both extremes of a 16-bit lane among them.
     fn values(n: usize) -> Vec<i128> {
-        (0..n as i128)
-            .map(|i| [-(1 << 15), (1 << 15) - 1, 0, -1, 1234][i as usize % 5] + (i % 3))
-            .map(|v| v.clamp(-(1 << 15), (1 << 15) - 1))
+        (0..n)
+            .map(|i| [-(1 << 15), (1 << 15) - 1, 0, -1, 1234][i % 5])
             .collect()
     }
 
@@ -285,16 +251,10 @@ mod tests {
         // 15 lanes a word: 5 rows of 3, 2 of 8, 1 of 15 (m capped at L).
         for advice in [5, 10, 17] {
             for n in [1, 14, 15, 16, 31] {
-                let c = PackCircuit {
-                    params: params(advice),
-                    values: values(n),
-                    unchecked: false,
-                };
-                assert_eq!(
-                    run(&c, instances(&c.values)),
-                    Ok(()),
-                    "{advice} columns, {n} values"
-                );
+                let v = values(n);
+                let inst = instances(&v);
+                let result = verify_with_instances(checked(v), params(advice), inst);
+                assert_eq!(result, Ok(()), "{advice} columns, {n} values");
             }
         }
     }
@@ -302,52 +262,43 @@ mod tests {
     #[test]
     fn the_planner_predicts_the_rows() {
         for advice in [5, 10, 17] {
-            let n = 31;
-            let c = PackCircuit {
-                params: params(advice),
-                values: values(n),
-                unchecked: true,
-            };
             let mut cs = ConstraintSystem::<Fr>::default();
-            let config = ModelConfig::configure(&mut cs, &c.params);
+            let config = ModelConfig::configure(&mut cs, &params(advice));
             let gate_columns = config.columns.gate().len();
             let (m, r) = shape(BITS, gate_columns);
             assert!(m * r >= 15 && m * (r - 1) < 15);
-            assert_eq!(rows_needed(n, BITS, gate_columns), 2 + 3 * (r + 1));
+            // 31 values: three words.
+            assert_eq!(rows_needed(31, BITS, gate_columns), 2 + 3 * (r + 1));
         }
     }
 
     #[test]
     fn a_changed_word_is_rejected() {
-        let c = PackCircuit {
-            params: params(5),
-            values: values(20),
-            unchecked: false,
-        };
-        let mut inst = instances(&c.values);
+        let v = values(20);
+        let mut inst = instances(&v);
         inst[1] += Fr::from(1u64);
-        assert_rejected(run(&c, inst), &[Kind::Copy]);
+        assert_rejected(
+            verify_with_instances(checked(v), params(5), inst),
+            &[Kind::Copy],
+        );
     }
 
     #[test]
     fn a_lane_carried_into_its_neighbour_is_rejected() {
         // Value 0 + 2^16 and value 1 − 1 give the same word as the honest
         // values; only the range check on the lanes tells them apart.
-        let honest = vec![5i128, 7, -3];
+        let inst = instances(&[5, 7, -3]);
         let forged = vec![5 + (1 << 16), 6, -3];
-        let c = PackCircuit {
-            params: params(5),
-            values: forged.clone(),
-            unchecked: false,
-        };
-        let inst = instances(&honest);
-        assert_rejected(run(&c, inst.clone()), &[Kind::Lookup]);
+        assert_rejected(
+            verify_with_instances(checked(forged.clone()), params(5), inst.clone()),
+            &[Kind::Lookup],
+        );
         // Without the range check the forgery would pass: the check is what
         // makes the packing sound.
-        let c = PackCircuit {
+        let unchecked = Pack {
+            values: forged,
             unchecked: true,
-            ..c
         };
-        assert_eq!(run(&c, inst), Ok(()));
+        assert_eq!(verify_with_instances(unchecked, params(5), inst), Ok(()));
     }
 }
