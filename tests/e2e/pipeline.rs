@@ -1,5 +1,5 @@
 use zkinfer_gpu::Backend;
-use zkinfer_prover::keys::VerifyingKeyFile;
+use zkinfer_prover::keys::{ProvingKeyFile, VerifyingKeyFile};
 use zkinfer_prover::progress::Progress;
 use zkinfer_prover::proof_file::ProofFile;
 use zkinfer_prover::prove::prove;
@@ -129,4 +129,21 @@ fn a_proof_for_another_model_is_rejected() {
         Err(ProverError::Invalid)
     ));
     let _ = dir;
+}
+
+#[test]
+fn a_proving_key_for_other_circuit_parameters_is_refused() {
+    let (_dir, run) = mlp_run();
+    // What a key written before public values were packed looks like: the
+    // same model, a header (and constraint system) without the pack chip.
+    let mut pk = ProvingKeyFile::load(&run.artifacts.keys.join("pk")).unwrap();
+    assert!(pk.header.circuit.packed_public);
+    pk.header.circuit.packed_public = false;
+    let real = inputs::load_input(&run.artifacts.input).unwrap();
+    let q = inputs::quantize_inputs(&run.model, &real).unwrap();
+    match prove(&run.model, &pk, q, Backend::Cpu, &Progress::hidden()) {
+        Err(ProverError::BadKey(msg)) => assert!(msg.contains("zkinfer setup"), "{msg}"),
+        Err(e) => panic!("expected a bad-key error, got {e}"),
+        Ok(_) => panic!("a key for other circuit parameters must not prove"),
+    }
 }
