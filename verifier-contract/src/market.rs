@@ -28,6 +28,8 @@ alloy_sol_types::sol! {
         function outputHashOf(uint256 requestId) external view returns (bytes32);
         function matchesOutput(uint256 requestId, uint256[] outputs) external view returns (bool);
         function MAX_STORED_OUTPUTS() external view returns (uint256);
+        function MAX_CONTRIBUTORS() external view returns (uint256);
+        function SCALAR_FIELD() external view returns (uint256);
         function requestCount() external view returns (uint256);
         function modelOf(bytes32 modelId) external view returns (address creator, address verifier, address payout, uint256 fee, uint16 royaltyBps, uint32 numInputs, uint32 numOutputs, uint8 laneBits);
         function requestOf(uint256 requestId) external view returns (address requester, bytes32 modelId, bytes32 commitment, uint64 deadline, uint256 fee, uint8 status, address prover);

@@ -1575,3 +1575,93 @@ fn new_abi_items_have_the_documented_selectors() {
         ]
     );
 }
+
+/// The canonical signature of one ABI item of solc's JSON: `name(type,...)`.
+fn abi_signature(item: &serde_json::Value) -> String {
+    fn ty(param: &serde_json::Value) -> String {
+        let t = param["type"]
+            .as_str()
+            .expect("every ABI parameter has a type");
+        match t.strip_prefix("tuple") {
+            Some(suffix) => {
+                let parts: Vec<String> = param["components"]
+                    .as_array()
+                    .expect("a tuple has components")
+                    .iter()
+                    .map(ty)
+                    .collect();
+                format!("({}){suffix}", parts.join(","))
+            }
+            None => t.to_string(),
+        }
+    }
+    let inputs: Vec<String> = item["inputs"]
+        .as_array()
+        .map(|ps| ps.iter().map(ty).collect())
+        .unwrap_or_default();
+    format!(
+        "{}({})",
+        item["name"].as_str().unwrap_or(""),
+        inputs.join(",")
+    )
+}
+
+#[test]
+fn the_rust_binding_declares_exactly_the_contracts_abi() {
+    use IZkinferMarket::{IZkinferMarketCalls, IZkinferMarketErrors, IZkinferMarketEvents};
+
+    // The `sol!` interface in market.rs is written by hand; solc's ABI of the
+    // contract is the truth. Compare them item by item, by selector.
+    let abi = market_compiled()
+        .abi
+        .as_array()
+        .expect("solc's ABI is a list")
+        .clone();
+    let hashes = |kind: &str| -> Vec<(String, FixedBytes<32>)> {
+        let mut v: Vec<_> = abi
+            .iter()
+            .filter(|item| item["type"] == kind)
+            .map(|item| {
+                let sig = abi_signature(item);
+                let hash = keccak256(sig.as_bytes());
+                (sig, hash)
+            })
+            .collect();
+        v.sort_by_key(|(_, h)| *h);
+        v
+    };
+    let sorted4 = |sels: &[[u8; 4]]| {
+        let mut v: Vec<[u8; 4]> = sels.to_vec();
+        v.sort();
+        v
+    };
+    let four = |v: &[(String, FixedBytes<32>)]| -> Vec<[u8; 4]> {
+        v.iter()
+            .map(|(_, h)| h.0[..4].try_into().unwrap())
+            .collect()
+    };
+
+    let functions = hashes("function");
+    assert_eq!(
+        four(&functions),
+        sorted4(IZkinferMarketCalls::SELECTORS),
+        "functions in the contract: {:?}",
+        functions.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+    let errors = hashes("error");
+    assert_eq!(
+        four(&errors),
+        sorted4(IZkinferMarketErrors::SELECTORS),
+        "errors in the contract: {:?}",
+        errors.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+    let events = hashes("event");
+    let mut bound: Vec<[u8; 32]> = IZkinferMarketEvents::SELECTORS.to_vec();
+    bound.sort();
+    assert_eq!(
+        events.iter().map(|(_, h)| h.0).collect::<Vec<_>>(),
+        bound,
+        "events in the contract: {:?}",
+        events.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+}
