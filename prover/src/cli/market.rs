@@ -13,7 +13,7 @@ use zkinfer_verifier_contract::market::{
     compile_market, fulfill_call, input_commitment, register_call, IZkinferMarket as abi,
     Registration,
 };
-use zkinfer_verifier_contract::rpc::{NodeClient, Receipt, DEFAULT_RPC_URL, DEV_PRIVATE_KEY};
+use zkinfer_verifier_contract::rpc::{NodeClient, Receipt, RpcError, DEFAULT_RPC_URL, DEV_PRIVATE_KEY};
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::evm::{proof_calldata, EvmVerifier};
@@ -194,6 +194,16 @@ impl Node {
 }
 
 /// Refuses an address without a contract before a call decodes garbage.
+/// What the market owes this client's account.
+fn credit_of(node: &NodeClient, market: Address) -> Result<U256, RpcError> {
+    node.view(
+        market,
+        &abi::balanceOfCall {
+            account: node.address(),
+        },
+    )
+}
+
 fn require_contract(node: &NodeClient, at: Address, what: &str) -> Result<(), String> {
     match node.code(at) {
         Ok(code) if !code.is_empty() => Ok(()),
@@ -403,23 +413,13 @@ fn fulfill(a: FulfillArgs) -> CliResult {
     let (instances, bytes) = proof_calldata(&proof)?;
     let node = a.node.connect()?;
     require_contract(&node, a.market, "market")?;
-    let before = node.view(
-        a.market,
-        &abi::balanceOfCall {
-            account: node.address(),
-        },
-    )?;
+    let before = credit_of(&node, a.market)?;
     let r = node.send(
         a.market,
         U256::ZERO,
         fulfill_call(a.request_id, &instances, &bytes).abi_encode(),
     )?;
-    let after = node.view(
-        a.market,
-        &abi::balanceOfCall {
-            account: node.address(),
-        },
-    )?;
+    let after = credit_of(&node, a.market)?;
     println!(
         "request {} fulfilled: proof verified on-chain, {} outputs recorded, prover {} credited {} wei (withdraw with `zkinfer market withdraw`)",
         a.request_id,
@@ -434,12 +434,7 @@ fn fulfill(a: FulfillArgs) -> CliResult {
 fn withdraw(a: WithdrawArgs) -> CliResult {
     let node = a.node.connect()?;
     require_contract(&node, a.market, "market")?;
-    let credit = node.view(
-        a.market,
-        &abi::balanceOfCall {
-            account: node.address(),
-        },
-    )?;
+    let credit = credit_of(&node, a.market)?;
     let r = node.send(a.market, U256::ZERO, abi::withdrawCall {}.abi_encode())?;
     println!(
         "withdrew {credit} wei from market {} to {}",
