@@ -29,7 +29,8 @@ use snark_verifier_sdk::snark_verifier::halo2_base::gates::circuit::CircuitBuild
 use snark_verifier_sdk::{gen_pk, CircuitExt, Snark, SHPLONK};
 use zkinfer_circuits::{CircuitParams, ModelCircuit};
 use zkinfer_verifier_contract::evm::Evm;
-use zkinfer_verifier_contract::solc::{compile_one, Optimizer};
+use zkinfer_verifier_contract::instance_loop::roll_instance_loops;
+use zkinfer_verifier_contract::verifier::compile_verifier;
 
 /// The model circuit, with the instance description the SDK asks for.
 #[derive(Clone)]
@@ -148,10 +149,17 @@ fn main() {
     let source = gen_evm_verifier_sol_code::<AggregationCircuit, SHPLONK>(
         &params,
         pk.get_vk(),
-        num_instances,
+        num_instances.clone(),
     );
-    let compiled = compile_one(&[("Agg.sol", &source)], "Halo2Verifier", Optimizer::Off)
-        .expect("solc-js compiles the verifier");
+    // zkinfer's own passes where they apply: the instance code rolled into
+    // loops (the pass refuses if the accumulator's limbs are read outside
+    // them), then a split into contracts that fit EIP-170.
+    let omega = pk.get_vk().get_domain().get_omega();
+    let (source, rolled) = match roll_instance_loops(&source, num_instances[0], omega) {
+        Ok(rolled) => (rolled, true),
+        Err(_) => (source, false),
+    };
+    let parts = compile_verifier(&source).expect("the verifier compiles within EIP-170");
     let mut calldata = Vec::new();
     for v in &instances[0] {
         calldata.extend(v.to_repr().iter().rev());
@@ -161,21 +169,33 @@ fn main() {
     let mut evm = Evm::new();
     let from = Address::repeat_byte(0x11);
     evm.fund(from, U256::from(10u128.pow(24)));
-    let verifier = evm
-        .deploy(from, compiled.bytecode)
-        .expect("the verifier deploys");
+    // Last part first: each constructor takes its successor's address.
+    let mut next = None;
+    let mut deploy_gas = 0;
+    for part in parts.iter().rev() {
+        let deployed = evm
+            .deploy(from, part.creation_code(next))
+            .expect("every part deploys");
+        deploy_gas += deployed.gas_used;
+        next = Some(deployed.address);
+    }
+    let address = next.expect("at least one part");
+    let sizes: Vec<usize> = parts.iter().map(|p| p.compiled.runtime.len()).collect();
     let ok = evm
-        .call(from, verifier.address, calldata.clone())
+        .call(from, address, calldata.clone())
         .expect("the call runs");
     let mut flipped = calldata.clone();
     let at = flipped.len() - 100;
     flipped[at] ^= 1;
-    let bad = evm
-        .call(from, verifier.address, flipped)
-        .expect("the call runs");
+    let bad = evm.call(from, address, flipped).expect("the call runs");
     println!(
-        "outer verifier: {} B runtime, deploy {} gas; verify {} gas (whole transaction, {} B calldata), valid {}, flipped byte accepted {}",
-        verifier.runtime_size, verifier.gas_used, ok.gas_used, calldata.len(), ok.success, bad.success
+        "outer verifier: {} contract(s), runtime {sizes:?} B, instance code rolled: {rolled}, deploy {deploy_gas} gas; \
+         verify {} gas (whole transaction, {} B calldata), valid {}, flipped byte accepted {}",
+        parts.len(),
+        ok.gas_used,
+        calldata.len(),
+        ok.success,
+        bad.success
     );
     assert!(
         ok.success && !bad.success,
