@@ -13,7 +13,9 @@ use zkinfer_verifier_contract::market::{
     compile_market, fulfill_call, input_commitment, register_call, IZkinferMarket as abi,
     Registration,
 };
-use zkinfer_verifier_contract::rpc::{NodeClient, Receipt, RpcError, DEFAULT_RPC_URL, DEV_PRIVATE_KEY};
+use zkinfer_verifier_contract::rpc::{
+    NodeClient, Receipt, RpcError, DEFAULT_RPC_URL, DEV_PRIVATE_KEY,
+};
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::evm::{proof_calldata, EvmVerifier};
