@@ -1641,20 +1641,18 @@ fn the_rust_binding_declares_exactly_the_contracts_abi() {
             .collect()
     };
 
-    let functions = hashes("function");
-    assert_eq!(
-        four(&functions),
-        sorted4(IZkinferMarketCalls::SELECTORS),
-        "functions in the contract: {:?}",
-        functions.iter().map(|(s, _)| s).collect::<Vec<_>>()
-    );
-    let errors = hashes("error");
-    assert_eq!(
-        four(&errors),
-        sorted4(IZkinferMarketErrors::SELECTORS),
-        "errors in the contract: {:?}",
-        errors.iter().map(|(s, _)| s).collect::<Vec<_>>()
-    );
+    for (kind, bound) in [
+        ("function", IZkinferMarketCalls::SELECTORS),
+        ("error", IZkinferMarketErrors::SELECTORS),
+    ] {
+        let items = hashes(kind);
+        assert_eq!(
+            four(&items),
+            sorted4(bound),
+            "{kind}s in the contract: {:?}",
+            items.iter().map(|(s, _)| s).collect::<Vec<_>>()
+        );
+    }
     let events = hashes("event");
     let mut bound: Vec<[u8; 32]> = IZkinferMarketEvents::SELECTORS.to_vec();
     bound.sort();
