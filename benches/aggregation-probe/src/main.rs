@@ -18,7 +18,6 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2curves::bn256::{Bn256, Fr};
-use halo2curves::ff::PrimeField;
 use revm::primitives::{Address, U256};
 use snark_verifier_sdk::evm::{gen_evm_proof_shplonk, gen_evm_verifier_sol_code};
 use snark_verifier_sdk::halo2::aggregation::{
@@ -30,7 +29,7 @@ use snark_verifier_sdk::{gen_pk, CircuitExt, Snark, SHPLONK};
 use zkinfer_circuits::{CircuitParams, ModelCircuit};
 use zkinfer_verifier_contract::evm::Evm;
 use zkinfer_verifier_contract::instance_loop::roll_instance_loops;
-use zkinfer_verifier_contract::verifier::compile_verifier;
+use zkinfer_verifier_contract::verifier::{calldata, compile_verifier};
 
 /// The model circuit, with the instance description the SDK asks for.
 #[derive(Clone)]
@@ -160,11 +159,7 @@ fn main() {
         Err(_) => (source, false),
     };
     let parts = compile_verifier(&source).expect("the verifier compiles within EIP-170");
-    let mut calldata = Vec::new();
-    for v in &instances[0] {
-        calldata.extend(v.to_repr().iter().rev());
-    }
-    calldata.extend_from_slice(&proof);
+    let calldata = calldata(&instances[0], &proof);
 
     let mut evm = Evm::new();
     let from = Address::repeat_byte(0x11);

@@ -195,7 +195,6 @@ impl Node {
     }
 }
 
-/// Refuses an address without a contract before a call decodes garbage.
 /// What the market owes this client's account.
 fn credit_of(node: &NodeClient, market: Address) -> Result<U256, RpcError> {
     node.view(
@@ -206,6 +205,7 @@ fn credit_of(node: &NodeClient, market: Address) -> Result<U256, RpcError> {
     )
 }
 
+/// Refuses an address without a contract before a call decodes garbage.
 fn require_contract(node: &NodeClient, at: Address, what: &str) -> Result<(), String> {
     match node.code(at) {
         Ok(code) if !code.is_empty() => Ok(()),
