@@ -47,3 +47,11 @@ impl QCell {
         self.value.map(fr_from_i128)
     }
 }
+
+/// A cell holding any field element: a packed word or a hash, values that
+/// do not fit [`QCell`]'s `i128`.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldCell {
+    pub cell: Cell,
+    pub value: Value<Fr>,
+}

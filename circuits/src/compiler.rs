@@ -18,8 +18,10 @@ use crate::chips::layernorm::LayerNormChip;
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
 use crate::graph;
-use crate::params::CircuitParams;
+use crate::params::{CircuitParams, Visibility};
 use crate::plan::{plan_circuit, Layout};
+#[cfg(test)]
+use crate::public::PublicInput;
 use crate::public::{PackError, PublicLayout};
 
 #[derive(Clone, Debug)]
@@ -38,9 +40,18 @@ struct Witness {
 }
 
 impl ModelCircuit {
-    /// The circuit without a witness, for key generation.
+    /// The circuit without a witness, for key generation (fixed weights, a
+    /// public input).
     pub fn for_keygen(model: Arc<QuantizedModel>) -> Result<Self, CircuitError> {
-        let (layout, params) = plan_circuit(&model)?;
+        Self::for_keygen_visible(model, Visibility::default())
+    }
+
+    /// The circuit without a witness, with `visibility`.
+    pub fn for_keygen_visible(
+        model: Arc<QuantizedModel>,
+        visibility: Visibility,
+    ) -> Result<Self, CircuitError> {
+        let (layout, params) = plan_circuit(&model, visibility)?;
         Ok(ModelCircuit {
             model,
             layout,
@@ -56,6 +67,15 @@ impl ModelCircuit {
         model: Arc<QuantizedModel>,
         inputs: Vec<Vec<i64>>,
     ) -> Result<Self, CircuitError> {
+        Self::with_inputs_visible(model, inputs, Visibility::default())
+    }
+
+    /// [`Self::with_inputs`] with `visibility`.
+    pub fn with_inputs_visible(
+        model: Arc<QuantizedModel>,
+        inputs: Vec<Vec<i64>>,
+        visibility: Visibility,
+    ) -> Result<Self, CircuitError> {
         model.validate()?;
         let trace = infer::run(&model, &inputs)?;
         check_witness(&model, &trace)?;
@@ -64,7 +84,7 @@ impl ModelCircuit {
             .iter()
             .map(|&id| trace.tensor(id).to_vec())
             .collect();
-        let mut circuit = Self::for_keygen(model)?;
+        let mut circuit = Self::for_keygen_visible(model, visibility)?;
         let instances = instances_from(&circuit.model, &circuit.params, &inputs, &outputs)?;
         circuit.witness = Some(Arc::new(Witness {
             inputs,
@@ -141,7 +161,10 @@ pub fn instances_from(
     inputs: &[Vec<i64>],
     outputs: &[Vec<i64>],
 ) -> Result<Vec<Fr>, PackError> {
-    PublicLayout::of(model, params).pack(&inputs.concat(), &outputs.concat())
+    let commitment = params
+        .private_weights()
+        .then(|| crate::commitment::model_commitment(model));
+    PublicLayout::of(model, params).pack(commitment, &inputs.concat(), &outputs.concat())
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -328,17 +351,14 @@ mod tests {
         // 21 lanes of 12 bits a word: the 14 inputs fit one, the 12 outputs another.
         assert_eq!(circuit.instances().len(), circuit.layout().num_instances);
         assert_eq!(circuit.layout().num_instances, 2);
-        let (inputs, outputs) = layout.unpack(&circuit.instances()).unwrap();
-        assert_eq!(inputs, test_inputs(0).concat());
-        assert_eq!(outputs, circuit.outputs().concat());
+        let values = layout.unpack(&circuit.instances()).unwrap();
+        assert_eq!(values.input, PublicInput::Values(test_inputs(0).concat()));
+        assert_eq!(values.outputs, circuit.outputs().concat());
+        assert_eq!(values.model_commitment, None);
         let lane = |v: i64| Fr::from((v + 2048) as u64);
         let word = (lane(5) * pow2(12) + lane(-2)) * pow2(12) + lane(1);
-        let small = PublicLayout {
-            lane_bits: 12,
-            num_inputs: 3,
-            num_outputs: 0,
-        };
-        assert_eq!(small.pack(&[1, -2, 5], &[]).unwrap(), vec![word]);
+        let small = PublicLayout::values(12, 3, 0);
+        assert_eq!(small.pack(None, &[1, -2, 5], &[]).unwrap(), vec![word]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use crate::chips::layernorm::LayerNormChip;
 use crate::chips::linear::LinearChip;
 use crate::chips::pack::PackChip;
 use crate::chips::pointwise::PointwiseChip;
+use crate::chips::poseidon::PoseidonChip;
+use crate::chips::private_gather::PrivateGatherChip;
 use crate::chips::range::RangeChip;
 use crate::chips::relu::ReluChip;
 use crate::chips::rescale::RescaleChip;
@@ -31,7 +33,27 @@ pub struct ModelConfig {
     pub nonlinear: Option<NonlinearChips>,
     /// Present when `params.packed_public`.
     pub pack: Option<PackChip>,
+    /// Present with private weights.
+    pub private: Option<PrivateWeightChips>,
+    /// Present with private weights or a hashed input.
+    pub poseidon: Option<PoseidonChip>,
+    /// The input appears only as its commitment.
+    pub hashed_input: bool,
     pub activation_bits: u32,
+}
+
+/// What a private-weights circuit adds: the packing of the two parameter
+/// groups of the model commitment ([`crate::commitment`]).
+#[derive(Clone, Debug)]
+pub struct PrivateWeightChips {
+    /// Lanes of `weight_bits` bits.
+    pub weights: PackChip,
+    /// Lanes of `bias_bits` bits; absent when the model has no bias.
+    pub biases: Option<PackChip>,
+    /// Embedding tables as advice; present with the transformer chips.
+    pub gather: Option<PrivateGatherChip>,
+    pub weight_bits: u32,
+    pub bias_bits: u32,
 }
 
 /// The transformer chips, all over the same gate and fixed columns, sharing
@@ -123,6 +145,26 @@ impl ModelConfig {
         let pack = params
             .packed_public
             .then(|| PackChip::configure(meta, &g, params.activation_bits));
+        // After everything else, so that circuits with fixed weights and a
+        // public input keep their constraint system.
+        let private = params.private_weights().then(|| PrivateWeightChips {
+            weights: PackChip::configure(meta, &g, params.weight_bits),
+            biases: (params.bias_bits > 0).then(|| PackChip::configure(meta, &g, params.bias_bits)),
+            gather: params.nonlinear.then(|| {
+                let key = meta.fixed_column();
+                PrivateGatherChip::configure(meta, key, f[1], g[0], g[1])
+            }),
+            weight_bits: params.weight_bits,
+            bias_bits: params.bias_bits,
+        });
+        let poseidon = (params.private_weights() || params.hashed_input()).then(|| {
+            PoseidonChip::configure(
+                meta,
+                [g[0], g[1], g[2]],
+                [g[3], g[4], g[5]],
+                [f[0], f[1], f[2]],
+            )
+        });
         ModelConfig {
             columns,
             range,
@@ -133,6 +175,9 @@ impl ModelConfig {
             freivalds,
             nonlinear,
             pack,
+            private,
+            poseidon,
+            hashed_input: params.hashed_input(),
             activation_bits: params.activation_bits,
         }
     }

@@ -40,6 +40,13 @@ pub enum CircuitError {
         op: &'static str,
         reason: String,
     },
+    /// A visibility the model's ops cannot have.
+    #[error("node '{node}' ({op}): {reason}")]
+    Visibility {
+        node: String,
+        op: String,
+        reason: String,
+    },
     /// Synthesis failed while measuring the layout (a bug, not a user error).
     #[error("laying out the circuit failed: {0}")]
     Synthesis(String),

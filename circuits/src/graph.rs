@@ -31,12 +31,15 @@ use halo2curves::bn256::Fr;
 use zkinfer_quantizer::wiring::{concat, slice, transpose};
 use zkinfer_quantizer::{Node, Op, QuantizedModel};
 
-use crate::cell::QCell;
+use crate::cell::{FieldCell, QCell};
+use crate::chips::elementwise::{Coeffs, Term};
 use crate::chips::freivalds::ProductClaim;
 use crate::chips::linear::LinearWeights;
 use crate::chips::pointwise::{LoadedTable, LookupTable};
+use crate::chips::private_gather::{PrivateGatherChip, PrivateTable};
 use crate::chips::softmax::Mask;
-use crate::config::ModelConfig;
+use crate::commitment::{input_iv, model_iv, ModelParameters};
+use crate::config::{ModelConfig, PrivateWeightChips};
 use crate::linear_layout::{self, LinearLayout};
 use crate::rows::{LinearShape, Rows};
 
@@ -51,7 +54,7 @@ pub(crate) fn lay_out(
     config.range.load_table(layouter)?;
     let node_tables = match &config.nonlinear {
         Some(chips) => {
-            let (tables, index) = model_tables(model);
+            let (tables, index) = model_tables(model, config.private.is_none());
             let loaded = chips.pointwise.load_tables(layouter, &tables)?;
             index
                 .into_iter()
@@ -62,6 +65,12 @@ pub(crate) fn lay_out(
     };
     let token_ids = model.token_id_tensors();
     let mut rows = Rows::with_range_lanes(config.range.lanes());
+    let private = match &config.private {
+        Some(chips) => Some(load_private_weights(
+            config, chips, model, layouter, &mut rows,
+        )?),
+        None => None,
+    };
     let mut tensors: Vec<Option<Vec<QCell>>> = vec![None; model.tensors.len()];
     let mut pending = Vec::new();
     let mut instance_row = 0;
@@ -95,7 +104,7 @@ pub(crate) fn lay_out(
         tensors[id] = Some(cells);
     }
 
-    for (node, table) in model.nodes.iter().zip(&node_tables) {
+    for (i, (node, table)) in model.nodes.iter().zip(&node_tables).enumerate() {
         let args = node
             .inputs
             .iter()
@@ -105,6 +114,7 @@ pub(crate) fn lay_out(
             model,
             node,
             table: table.as_ref(),
+            private: private.as_ref().map(|p| p.of_node(i)),
         };
         let out = lay_out_node(config, layouter, &mut rows, &mut pending, &ctx, &args)?;
         tensors[node.output] = Some(out);
@@ -113,6 +123,9 @@ pub(crate) fn lay_out(
     let mut outputs = Vec::new();
     for &id in &model.outputs {
         outputs.extend_from_slice(tensors[id].as_deref().ok_or(Error::Synthesis)?);
+    }
+    if let Some(p) = &private {
+        layouter.constrain_instance(p.commitment.cell, config.columns.instance, 0);
     }
     publish(config, layouter, &mut rows, &public_inputs, &outputs)?;
 
@@ -127,7 +140,11 @@ pub(crate) fn lay_out(
 
 /// The lookup tables of `model`, each distinct table once, and for each node
 /// the index of its table (pointwise, softmax's exp, gather's embedding).
-pub(crate) fn model_tables(model: &QuantizedModel) -> (Vec<LookupTable>, Vec<Option<usize>>) {
+/// Embedding tables are among them only with `embeddings` (fixed weights).
+pub(crate) fn model_tables(
+    model: &QuantizedModel,
+    embeddings: bool,
+) -> (Vec<LookupTable>, Vec<Option<usize>>) {
     let mut tables: Vec<LookupTable> = Vec::new();
     let index = model
         .nodes
@@ -136,7 +153,7 @@ pub(crate) fn model_tables(model: &QuantizedModel) -> (Vec<LookupTable>, Vec<Opt
             let table = match &node.op {
                 Op::Pointwise { table } => LookupTable::from(table),
                 Op::Softmax { exp, .. } => LookupTable::from(exp),
-                Op::Gather { table, .. } => LookupTable::embedding(table),
+                Op::Gather { table, .. } if embeddings => LookupTable::embedding(table),
                 _ => return None,
             };
             Some(match tables.iter().position(|t| *t == table) {
@@ -157,6 +174,8 @@ struct NodeCtx<'m> {
     node: &'m Node,
     /// The node's loaded lookup table, if it has one.
     table: Option<&'m LoadedTable>,
+    /// With private weights: the node's parameter cells.
+    private: Option<NodeParameters<'m>>,
 }
 
 impl NodeCtx<'_> {
@@ -204,6 +223,11 @@ fn lay_out_node<'m>(
                 in_features: *in_features,
                 out_features: *out_features,
             };
+            if let Some(p) = &ctx.private {
+                let acc =
+                    private_linear(config, layouter, rows, pending, p, x, shape, bias.is_some())?;
+                return config.rescale.rescale(layouter, rows, range, &acc);
+            }
             let layout =
                 linear_layout::choose(shape, config.linear.lanes(), config.freivalds_lanes());
             let acc = match (layout, &config.freivalds) {
@@ -225,11 +249,17 @@ fn lay_out_node<'m>(
             checked(layouter, rows, out)
         }
         Op::AddConst { constant } => {
-            let out = ew.add_const(layouter, rows, arg(0)?, constant)?;
+            let out = match &ctx.private {
+                Some(p) => ew.add(layouter, rows, arg(0)?, p.weights(0, constant.len())?)?,
+                None => ew.add_const(layouter, rows, arg(0)?, constant)?,
+            };
             checked(layouter, rows, out)
         }
         Op::ConstSub { constant } => {
-            let out = ew.const_sub(layouter, rows, arg(0)?, constant)?;
+            let out = match &ctx.private {
+                Some(p) => ew.sub(layouter, rows, p.weights(0, constant.len())?, arg(0)?)?,
+                None => ew.const_sub(layouter, rows, arg(0)?, constant)?,
+            };
             checked(layouter, rows, out)
         }
         Op::Mul => {
@@ -237,7 +267,10 @@ fn lay_out_node<'m>(
             config.rescale.rescale(layouter, rows, range, &product)
         }
         Op::MulConst { constant } => {
-            let product = ew.mul_const(layouter, rows, arg(0)?, constant)?;
+            let product = match &ctx.private {
+                Some(p) => ew.mul(layouter, rows, arg(0)?, p.weights(0, constant.len())?)?,
+                None => ew.mul_const(layouter, rows, arg(0)?, constant)?,
+            };
             config.rescale.rescale(layouter, rows, range, &product)
         }
         Op::Relu => config.relu.relu(layouter, rows, range, arg(0)?),
@@ -287,9 +320,27 @@ fn lay_out_node<'m>(
                         .softmax
                         .softmax(layouter, rows, range, table()?, x, row_len, mask)
                 }
-                Op::LayerNorm { gamma, beta, eps } => chips
-                    .layernorm
-                    .layernorm(layouter, rows, range, x, gamma, beta, *eps),
+                Op::LayerNorm { gamma, beta, eps } => {
+                    let cells = match &ctx.private {
+                        Some(p) => {
+                            let n = gamma.len();
+                            Some((p.weights(0, n)?, p.weights(n, n)?))
+                        }
+                        None => None,
+                    };
+                    chips
+                        .layernorm
+                        .layernorm(layouter, rows, range, x, gamma, beta, *eps, cells)
+                }
+                Op::Gather { vocab, dim, .. } if ctx.private.is_some() => {
+                    let p = ctx.private.as_ref().ok_or(Error::Synthesis)?;
+                    let (chip, table) = p.table.ok_or(Error::Synthesis)?;
+                    let values = p.weights(0, vocab * dim)?;
+                    let out = chips.gather.gather_private(
+                        layouter, rows, range, chip, &table, values, x, *vocab, *dim,
+                    )?;
+                    checked(layouter, rows, out)
+                }
                 Op::Gather { vocab, dim, .. } => {
                     chips
                         .gather
@@ -322,11 +373,196 @@ fn publish(
     // on every op bounding its own result.
     (config.range).check_signed(layouter, rows, outputs, config.activation_bits)?;
     let mut words = pack.pack(layouter, rows, &config.elementwise, inputs)?;
+    if let Some(poseidon) = config.poseidon.as_ref().filter(|_| config.hashed_input) {
+        let iv = input_iv(pack.lane_bits(), words.len());
+        words = vec![poseidon.hash(layouter, rows, iv, &words)?];
+    }
     words.extend(pack.pack(layouter, rows, &config.elementwise, outputs)?);
-    for (row, cell) in words.into_iter().enumerate() {
-        layouter.constrain_instance(cell, instance, row);
+    // After the model commitment, when there is one.
+    let first = usize::from(config.private.is_some());
+    for (row, word) in words.into_iter().enumerate() {
+        layouter.constrain_instance(word.cell, instance, first + row);
     }
     Ok(())
+}
+
+/// A private-weights circuit's parameter cells ([`ModelParameters`]'s two
+/// groups, in its order) and the model commitment they hash to.
+struct PrivateWeights {
+    weights: Vec<QCell>,
+    biases: Vec<QCell>,
+    offsets: Vec<(usize, usize)>,
+    /// A proved 1: the extra input column that carries a linear layer's bias.
+    one: Option<QCell>,
+    /// Each gather node's embedding table.
+    tables: Vec<Option<PrivateTable>>,
+    gather: Option<PrivateGatherChip>,
+    commitment: FieldCell,
+}
+
+/// One node's view of [`PrivateWeights`].
+struct NodeParameters<'p> {
+    weights: &'p [QCell],
+    biases: &'p [QCell],
+    one: Option<QCell>,
+    /// A gather node's embedding, loaded as an advice table.
+    table: Option<(&'p PrivateGatherChip, PrivateTable)>,
+}
+
+impl PrivateWeights {
+    fn of_node(&self, node: usize) -> NodeParameters<'_> {
+        let (w, b) = self.offsets[node];
+        NodeParameters {
+            weights: &self.weights[w..],
+            biases: &self.biases[b..],
+            one: self.one,
+            table: self.gather.as_ref().zip(self.tables[node]),
+        }
+    }
+}
+
+impl NodeParameters<'_> {
+    /// `len` weight cells from the node's `start`-th.
+    fn weights(&self, start: usize, len: usize) -> Result<&[QCell], Error> {
+        self.weights.get(start..start + len).ok_or(Error::Synthesis)
+    }
+}
+
+/// Assigns every parameter of `model` as advice, range-checks each to its
+/// group's lane width, packs the groups and hashes the words into the model
+/// commitment ([`crate::commitment`]). The chips then copy these cells, so
+/// the weights they compute with are the committed ones.
+fn load_private_weights(
+    config: &ModelConfig,
+    chips: &PrivateWeightChips,
+    model: &QuantizedModel,
+    layouter: &mut impl Layouter<Fr>,
+    rows: &mut Rows,
+) -> Result<PrivateWeights, Error> {
+    let poseidon = config.poseidon.as_ref().ok_or(Error::Synthesis)?;
+    let params = ModelParameters::of(model);
+    let known = |values: &[i64]| -> Vec<Value<i128>> {
+        values.iter().map(|&v| Value::known(v as i128)).collect()
+    };
+    let weights = load_spread(config, layouter, rows, &known(&params.weights))?;
+    let biases = load_spread(config, layouter, rows, &known(&params.biases))?;
+    let ew = &config.elementwise;
+    let mut words = Vec::new();
+    if !weights.is_empty() {
+        config
+            .range
+            .check_signed(layouter, rows, &weights, chips.weight_bits)?;
+        words.extend(chips.weights.pack(layouter, rows, ew, &weights)?);
+    }
+    if !biases.is_empty() {
+        let pack = chips.biases.as_ref().ok_or(Error::Synthesis)?;
+        config
+            .range
+            .check_signed(layouter, rows, &biases, chips.bias_bits)?;
+        words.extend(pack.pack(layouter, rows, ew, &biases)?);
+    }
+    let iv = model_iv(chips.weight_bits, chips.bias_bits, words.len());
+    let commitment = poseidon.hash(layouter, rows, iv, &words)?;
+    let one = match weights.first() {
+        Some(any) if !biases.is_empty() => Some(
+            ew.apply(
+                layouter,
+                rows,
+                &[Term {
+                    a: any,
+                    b: None,
+                    coeffs: Coeffs {
+                        constant: 1,
+                        ..Coeffs::default()
+                    },
+                }],
+            )?[0],
+        ),
+        _ => None,
+    };
+    let mut tables = vec![None; model.nodes.len()];
+    for (i, node) in model.nodes.iter().enumerate() {
+        if let Op::Gather { vocab, dim, .. } = node.op {
+            let chip = chips.gather.as_ref().ok_or(Error::Synthesis)?;
+            let start = params.offsets[i].0;
+            let values = weights
+                .get(start..start + vocab * dim)
+                .ok_or(Error::Synthesis)?;
+            tables[i] = Some(chip.load_table(layouter, rows, i, values)?);
+        }
+    }
+    Ok(PrivateWeights {
+        weights,
+        biases,
+        offsets: params.offsets,
+        one,
+        tables,
+        gather: chips.gather.clone(),
+        commitment,
+    })
+}
+
+/// A linear layer over private weights: Freivalds' check with the weights as
+/// a right factor of advice cells ([`crate::chips::freivalds`]'s product of
+/// activations). A bias becomes one more row of the right factor against a
+/// proved 1 appended to every token, `[x | 1]·[W; b] = x·W + b`.
+#[allow(clippy::too_many_arguments)]
+fn private_linear(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fr>,
+    rows: &mut Rows,
+    pending: &mut Vec<ProductClaim<'_>>,
+    p: &NodeParameters<'_>,
+    x: &[QCell],
+    shape: LinearShape,
+    has_bias: bool,
+) -> Result<Vec<QCell>, Error> {
+    let freivalds = config.freivalds.as_ref().ok_or(Error::Synthesis)?;
+    let (n, m) = (shape.in_features, shape.out_features);
+    let weight = p.weights(0, n * m)?;
+    let (acc, claim) = if has_bias {
+        let one = p.one.ok_or(Error::Synthesis)?;
+        let bias = p.biases.get(..m).ok_or(Error::Synthesis)?;
+        let a: Vec<QCell> = x
+            .chunks(n)
+            .flat_map(|token| token.iter().copied().chain(std::iter::once(one)))
+            .collect();
+        let right: Vec<QCell> = weight.iter().chain(bias).copied().collect();
+        freivalds.commit_matmul(layouter, rows, &a, &right, n + 1, m)?
+    } else {
+        freivalds.commit_matmul(layouter, rows, x, weight, n, m)?
+    };
+    pending.push(claim);
+    Ok(acc)
+}
+
+/// Fresh advice cells for `values`, spread over every gate column (a
+/// model's parameters are many; one column would make the gate track as
+/// tall as their count).
+fn load_spread(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fr>,
+    rows: &mut Rows,
+    values: &[Value<i128>],
+) -> Result<Vec<QCell>, Error> {
+    let columns = config.columns.gate();
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let start = rows.take_spread(values.len(), values.len().div_ceil(columns.len()));
+    layouter.assign_region(
+        || "private weights",
+        |mut region| {
+            Ok(values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let (row, column) = (start + i / columns.len(), columns[i % columns.len()]);
+                    QCell::assign(&mut region, column, row, v)
+                })
+                .collect::<Vec<_>>())
+        },
+    )
 }
 
 /// Inputs: fresh advice cells. In a packed circuit they reach the instance

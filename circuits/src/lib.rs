@@ -14,6 +14,7 @@
 pub mod cell;
 pub mod chips;
 pub mod columns;
+pub mod commitment;
 pub mod compiler;
 pub mod config;
 pub mod error;
@@ -25,6 +26,9 @@ mod measure;
 mod multi_token_tests;
 pub mod params;
 pub mod plan;
+pub mod poseidon;
+#[cfg(test)]
+mod private_tests;
 pub mod public;
 pub mod rows;
 #[cfg(test)]
@@ -36,5 +40,5 @@ pub use cell::QCell;
 pub use compiler::{instances_from, ModelCircuit};
 pub use error::CircuitError;
 pub use halo2curves::bn256::Fr;
-pub use params::CircuitParams;
-pub use plan::{plan, Layout};
+pub use params::{CircuitParams, InputVisibility, Visibility, WeightVisibility};
+pub use plan::{plan, plan_visible, Layout};

@@ -16,6 +16,7 @@ use crate::compiler::ModelCircuit;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::measure;
 use crate::params::CircuitParams;
+use crate::params::Visibility;
 use crate::plan::{plan_with, Layouts};
 use crate::rows::LinearShape;
 use crate::testing::{assert_rejected, Kind};
@@ -105,6 +106,7 @@ fn small_params(lanes: usize) -> CircuitParams {
         nonlinear: false,
         range_lanes: 1,
         packed_public: false,
+        ..CircuitParams::default()
     }
 }
 
@@ -176,7 +178,7 @@ fn planner_takes_freivalds_when_it_lowers_the_cost() {
     // Gate rows dominate: the 64×128 weights laid out 4 times take k = 13,
     // their checks fit in k = 12 (so does the range track).
     let (model, inputs) = mlp(4, 64, 128, 2);
-    let (direct, _) = plan_with(&model, Layouts::DirectOnly).unwrap();
+    let (direct, _) = plan_with(&model, Layouts::DirectOnly, Visibility::default()).unwrap();
     let circuit = ModelCircuit::with_inputs(Arc::new(model), inputs).unwrap();
     let layout = circuit.layout().clone();
     assert!(layout.freivalds_lanes > 0, "{layout}");
@@ -199,7 +201,9 @@ fn single_token_models_keep_the_direct_layout() {
     assert_eq!(circuit.params().freivalds_lanes, 0);
     assert_eq!(
         *circuit.layout(),
-        plan_with(&model, Layouts::DirectOnly).unwrap().0
+        plan_with(&model, Layouts::DirectOnly, Visibility::default())
+            .unwrap()
+            .0
     );
 }
 
@@ -299,7 +303,7 @@ fn measure_freivalds_against_direct() {
     model.nodes.truncate(1);
     model.outputs = vec![1];
     for layouts in [Layouts::DirectOnly, Layouts::FreivaldsOnly, Layouts::Any] {
-        let (layout, params) = plan_with(&model, layouts).unwrap();
+        let (layout, params) = plan_with(&model, layouts, Visibility::default()).unwrap();
         let circuit = ModelCircuit::with_params(&model, inputs.clone(), params.clone()).unwrap();
         let instances = circuit.instances();
         let srs = ParamsKZG::<Bn256>::setup(layout.k, ChaCha20Rng::seed_from_u64(1));

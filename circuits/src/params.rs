@@ -8,6 +8,10 @@ use crate::chips::range::MAX_LOOKUP_BITS;
 /// `x, b, y, t`), which leaves three accumulator columns for linear layers.
 pub const MIN_ADVICE_COLUMNS: usize = 5;
 
+/// Fewest advice columns of a circuit that hashes (private weights or a
+/// hashed input): the lookup column and the Poseidon chip's six.
+pub const MIN_HASHING_ADVICE_COLUMNS: usize = 7;
+
 /// Everything `configure_with_params` reads, and nothing from the model: a
 /// verifying key is rebuilt from these alone (the weights enter through
 /// fixed-column assignments, which the key stores as commitments).
@@ -51,6 +55,72 @@ pub struct CircuitParams {
     /// value, the format those keys were made with.
     #[serde(default)]
     pub packed_public: bool,
+    /// Where the weights live ([`WeightVisibility`]). `Fixed` (the default,
+    /// and what files written before this field read as): in the verifying
+    /// key.
+    #[serde(default)]
+    pub weights: WeightVisibility,
+    /// Signed width of every private weight's lane in the model commitment
+    /// ([`crate::commitment`]); 0 unless `weights` is `Private`.
+    #[serde(default)]
+    pub weight_bits: u32,
+    /// The same for the linear biases; 0 unless private and the model has
+    /// biases.
+    #[serde(default)]
+    pub bias_bits: u32,
+    /// How the input appears among the instances ([`InputVisibility`]).
+    #[serde(default)]
+    pub input: InputVisibility,
+}
+
+/// Where a model's weights live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightVisibility {
+    /// Fixed cells of the verifying key: the key is the model's identity, and
+    /// anyone holding the `.zkq` can rebuild it and compare.
+    #[default]
+    Fixed,
+    /// Advice: the verifying key holds no weight, and the circuit proves that
+    /// the weights hash to the model commitment, its first public instance.
+    Private,
+}
+
+/// How a model's input appears among the public instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputVisibility {
+    /// The input values themselves, packed.
+    #[default]
+    Public,
+    /// Only the input commitment ([`crate::commitment::input_commitment`]).
+    Hashed,
+}
+
+/// What a user chooses about visibility; the rest of [`CircuitParams`] is
+/// the planner's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Visibility {
+    pub weights: WeightVisibility,
+    pub input: InputVisibility,
+}
+
+impl std::fmt::Display for WeightVisibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WeightVisibility::Fixed => "fixed",
+            WeightVisibility::Private => "private",
+        })
+    }
+}
+
+impl std::fmt::Display for InputVisibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InputVisibility::Public => "public",
+            InputVisibility::Hashed => "hashed",
+        })
+    }
 }
 
 fn one() -> usize {
@@ -64,7 +134,14 @@ impl CircuitParams {
     /// panicking; the planner never produces them.
     pub fn normalized(&self) -> CircuitParams {
         let scale_bits = self.scale_bits.max(1);
-        let advice_columns = self.advice_columns.max(MIN_ADVICE_COLUMNS);
+        let private = self.private_weights();
+        // The Poseidon chip takes six gate columns.
+        let minimum = if private || self.hashed_input() {
+            MIN_HASHING_ADVICE_COLUMNS
+        } else {
+            MIN_ADVICE_COLUMNS
+        };
+        let advice_columns = self.advice_columns.max(minimum);
         CircuitParams {
             k: self.k,
             lookup_bits: self.lookup_bits.clamp(1, MAX_LOOKUP_BITS),
@@ -75,8 +152,28 @@ impl CircuitParams {
             freivalds_lanes: self.freivalds_lanes.min(advice_columns - 1),
             nonlinear: self.nonlinear,
             range_lanes: self.range_lanes.max(1),
-            packed_public: self.packed_public,
+            // Commitments exist only in the packed format.
+            packed_public: self.packed_public || private || self.hashed_input(),
+            weights: self.weights,
+            weight_bits: if private { self.weight_bits.max(2) } else { 0 },
+            bias_bits: if private { self.bias_bits } else { 0 },
+            input: self.input,
         }
+    }
+
+    pub fn visibility(&self) -> Visibility {
+        Visibility {
+            weights: self.weights,
+            input: self.input,
+        }
+    }
+
+    pub fn private_weights(&self) -> bool {
+        self.weights == WeightVisibility::Private
+    }
+
+    pub fn hashed_input(&self) -> bool {
+        self.input == InputVisibility::Hashed
     }
 
     /// Accumulator columns of the linear chip.

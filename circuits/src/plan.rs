@@ -32,14 +32,19 @@ use crate::chips::gather::GatherChip;
 use crate::chips::layernorm::LayerNormChip;
 use crate::chips::pack;
 use crate::chips::pointwise::{LookupTable, PointwiseChip};
+use crate::chips::poseidon;
 use crate::chips::range::{self, MAX_LOOKUP_BITS};
 use crate::chips::softmax::SoftmaxChip;
+use crate::commitment::{model_words, ModelParameters};
 use crate::config::ModelConfig;
 use crate::error::CircuitError;
 use crate::graph::model_tables;
 use crate::linear_layout::{self, LinearLayout};
 use crate::measure::{measure, Heights};
-use crate::params::{CircuitParams, MIN_ADVICE_COLUMNS};
+use crate::params::{
+    CircuitParams, InputVisibility, Visibility, WeightVisibility, MIN_ADVICE_COLUMNS,
+    MIN_HASHING_ADVICE_COLUMNS,
+};
 use crate::public::PublicLayout;
 use crate::rows::range_height;
 
@@ -90,6 +95,11 @@ pub struct Layout {
     pub range_rows: usize,
     /// Public values: every input then every output value.
     pub num_instances: usize,
+    /// Gate rows spent on commitments: loading and packing the private
+    /// weights and the Poseidon hashes (model commitment, input commitment).
+    /// Their range checks are in the range track.
+    #[serde(default)]
+    pub hashing_rows: usize,
 }
 
 impl fmt::Display for Layout {
@@ -129,16 +139,25 @@ fn one() -> usize {
     1
 }
 
-/// Plans the circuit of `model`.
+/// Plans the circuit of `model` with fixed weights and a public input.
 pub fn plan(model: &QuantizedModel) -> Result<Layout, CircuitError> {
-    Ok(plan_circuit(model)?.0)
+    plan_visible(model, Visibility::default())
+}
+
+/// Plans the circuit of `model` with `visibility`.
+pub fn plan_visible(
+    model: &QuantizedModel,
+    visibility: Visibility,
+) -> Result<Layout, CircuitError> {
+    Ok(plan_circuit(model, visibility)?.0)
 }
 
 /// The layout and the parameters the circuit is configured with.
 pub(crate) fn plan_circuit(
     model: &QuantizedModel,
+    visibility: Visibility,
 ) -> Result<(Layout, CircuitParams), CircuitError> {
-    plan_with(model, Layouts::Any)
+    plan_with(model, Layouts::Any, visibility)
 }
 
 /// Which linear layouts the planner may use.
@@ -159,14 +178,29 @@ pub(crate) enum Layouts {
 pub(crate) fn plan_with(
     model: &QuantizedModel,
     layouts: Layouts,
+    visibility: Visibility,
 ) -> Result<(Layout, CircuitParams), CircuitError> {
     model.validate()?;
     check_nonlinear(model)?;
     check_magnitudes(model)?;
-    let has_matmul = model
-        .nodes
-        .iter()
-        .any(|n| matches!(n.op, Op::MatMul { .. }));
+    let private = visibility.weights == WeightVisibility::Private;
+    let (weight_bits, bias_bits) = if private {
+        check_private(model)?
+    } else {
+        (0, 0)
+    };
+    // Private weights are a right factor of advice: every linear layer is
+    // a product checked by Freivalds.
+    let has_matmul = model.nodes.iter().any(|n| match n.op {
+        Op::MatMul { .. } => true,
+        Op::Linear { .. } => private,
+        _ => false,
+    });
+    let min_columns = if private || visibility.input == InputVisibility::Hashed {
+        MIN_HASHING_ADVICE_COLUMNS
+    } else {
+        MIN_ADVICE_COLUMNS
+    };
     let nonlinear = model.nodes.iter().any(|n| {
         matches!(
             n.op,
@@ -175,7 +209,7 @@ pub(crate) fn plan_with(
     });
     // The pointwise chip's table columns, like the range table, must fit.
     let table_rows = if nonlinear {
-        PointwiseChip::table_rows(&model_tables(model).0)
+        PointwiseChip::table_rows(&model_tables(model, !private).0)
     } else {
         0
     };
@@ -192,13 +226,17 @@ pub(crate) fn plan_with(
         nonlinear,
         range_lanes,
         packed_public: true,
+        weights: visibility.weights,
+        weight_bits,
+        bias_bits,
+        input: visibility.input,
     };
 
     // One synthesis gives every layout's height: only linear layers and
     // products of activations depend on the column count and Freivalds
     // lanes, and only range checks on lookup_bits (see `rows`). Products of
     // activations need a lane to be laid out at all.
-    let (probe_columns, probe_bits) = (MIN_ADVICE_COLUMNS, MIN_LOOKUP_BITS);
+    let (probe_columns, probe_bits) = (min_columns, MIN_LOOKUP_BITS);
     let probe_lanes = usize::from(has_matmul);
     let (probe, demand) = measure(
         model,
@@ -223,8 +261,13 @@ pub(crate) fn plan_with(
         demand
             .packs
             .iter()
-            .map(|&values| pack::rows_needed(values, model.activation_bits, columns - 1))
-            .sum()
+            .map(|&(values, bits)| pack::rows_needed(values, bits, columns - 1))
+            .sum::<usize>()
+            + demand
+                .spread
+                .iter()
+                .map(|&values| values.div_ceil(columns - 1))
+                .sum::<usize>()
     };
     let other_gate_rows = probe
         .gate
@@ -273,8 +316,7 @@ pub(crate) fn plan_with(
         ));
     }
 
-    let num_instances =
-        PublicLayout::of(model, &params_for(MIN_ADVICE_COLUMNS, 0, 0, 1)).num_instances();
+    let num_instances = PublicLayout::of(model, &params_for(min_columns, 0, 0, 1)).num_instances();
     let need = |columns: usize, freivalds_lanes: usize, bits: u32, range_lanes: usize| {
         gate_rows(columns, freivalds_lanes)
             .max(range_rows(bits, range_lanes))
@@ -287,7 +329,7 @@ pub(crate) fn plan_with(
     let mut smallest_need = usize::MAX;
     for range_lanes in 1..=MAX_RANGE_LANES {
         let most_columns = MAX_ADVICE_COLUMNS - (range_lanes - 1);
-        for columns in MIN_ADVICE_COLUMNS..=most_columns {
+        for columns in min_columns..=most_columns {
             for lanes in freivalds_choices(columns, range_lanes) {
                 let cs =
                     constraint_system(&params_for(columns, MIN_LOOKUP_BITS, lanes, range_lanes));
@@ -348,8 +390,30 @@ pub(crate) fn plan_with(
         gate_rows: actual.gate,
         range_rows: actual.range,
         num_instances,
+        hashing_rows: hashing_rows(model, &params, columns - 1),
     };
     Ok((layout, params))
+}
+
+/// [`Layout::hashing_rows`] under `params`, with `gate_columns` gate columns.
+fn hashing_rows(model: &QuantizedModel, params: &CircuitParams, gate_columns: usize) -> usize {
+    let mut rows = 0;
+    if params.private_weights() {
+        let weights = ModelParameters::of(model);
+        let words = model_words(&weights).map_or(0, |w| w.len());
+        rows += poseidon::rows_needed(words);
+        for (values, bits) in [
+            (weights.weights.len(), params.weight_bits),
+            (weights.biases.len(), params.bias_bits),
+        ] {
+            rows += pack::rows_needed(values, bits, gate_columns) + values.div_ceil(gate_columns);
+        }
+    }
+    if params.hashed_input() {
+        let layout = PublicLayout::of(model, params);
+        rows += poseidon::rows_needed(layout.input_value_words());
+    }
+    rows
 }
 
 /// Rows' worth of fixed cost per committed polynomial: what each costs the
@@ -420,6 +484,35 @@ fn check_nonlinear(model: &QuantizedModel) -> Result<(), CircuitError> {
         })?;
     }
     Ok(())
+}
+
+/// The lane widths of a private model's commitment, `(weight_bits,
+/// bias_bits)`, after checking that every product
+/// below `2^ACCUMULATOR_BOUND_BITS` for *any* weights of those widths, since
+/// the verifier no longer knows the values (only their range checks).
+fn check_private(model: &QuantizedModel) -> Result<(u32, u32), CircuitError> {
+    let (wb, bb) = ModelParameters::of(model).lane_bits();
+    let (b, s) = (model.activation_bits, model.scale_bits);
+    let log2 = |n: usize| 64 - (n as u64).leading_zeros();
+    for node in &model.nodes {
+        let bits = match &node.op {
+            // n·2^(B−1)·2^(wb−1) + 2^(bb−1).
+            Op::Linear { in_features, .. } => (b + wb + log2(*in_features)).max(bb) + 1,
+            Op::MulConst { .. } => b + wb,
+            // z·gamma + beta·2^s.
+            Op::LayerNorm { .. } => (b + wb).max(wb + s) + 1,
+            _ => 0,
+        };
+        if bits > ACCUMULATOR_BOUND_BITS {
+            return Err(CircuitError::Overflow {
+                node: node.name.clone(),
+                op: node.op.kind(),
+                bits,
+                limit: ACCUMULATOR_BOUND_BITS,
+            });
+        }
+    }
+    Ok((wb, bb))
 }
 
 /// Bounds every pre-rescale value by `2^ACCUMULATOR_BOUND_BITS`, given that
@@ -504,6 +597,7 @@ mod tests {
             nonlinear: false,
             range_lanes: 1,
             packed_public: false,
+            ..CircuitParams::default()
         }
     }
 

@@ -13,7 +13,12 @@
 //! alone are what a request commits to. Value `j` of a group sits in word
 //! `j / L` at bits `[B·(j mod L), B·(j mod L) + B)` as the unsigned lane
 //! `v + 2^(B−1) ∈ [0, 2^B)`. Lanes past the group's last value are zero.
-//! Instances are the input words then the output words.
+//! Instances are, in order:
+//!
+//! 1. the model commitment, with private weights only
+//!    ([`crate::commitment`]);
+//! 2. the input words, or with a hashed input their commitment alone;
+//! 3. the output words.
 //!
 //! A word is below `2^(B·L) ≤ 2^253 < p`, so it is a canonical field element
 //! and its lanes are unique: the circuit range-checks every lane
@@ -52,6 +57,8 @@ pub enum PackError {
     },
     #[error("public instance {index} is not a small signed value")]
     NotAValue { index: usize },
+    #[error("{}", if *expected { "this key's instances start with the model commitment, and none was given" } else { "a model commitment was given for a key with fixed weights" })]
+    Commitment { expected: bool },
 }
 
 /// Where a model's public values sit among its instances.
@@ -61,11 +68,49 @@ pub struct PublicLayout {
     pub lane_bits: u32,
     pub num_inputs: usize,
     pub num_outputs: usize,
+    /// The first instance is the model commitment (private weights).
+    pub model_commitment: bool,
+    /// The input appears only as its commitment, one instance.
+    pub hashed_input: bool,
+}
+
+/// What a proof's instances say, decoded ([`PublicLayout::unpack`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicValues {
+    /// The model commitment, for a model with private weights.
+    pub model_commitment: Option<Fr>,
+    pub input: PublicInput,
+    pub outputs: Vec<i64>,
+}
+
+/// The input as the instances carry it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublicInput {
+    Values(Vec<i64>),
+    Commitment(Fr),
 }
 
 /// Values per word for `lane_bits`-bit lanes (1 for the unpacked format).
 pub fn lanes_per_word(lane_bits: u32) -> usize {
     WORD_BITS.checked_div(lane_bits).map_or(1, |l| l as usize)
+}
+
+/// `values` packed into words of `⌊253 / bits⌋` lanes (the packed format
+/// above); `bits = 0`: one element per value.
+pub fn pack_words(values: &[i64], bits: u32) -> Result<Vec<Fr>, PackError> {
+    if bits == 0 {
+        return Ok(values.iter().map(|&v| fr_from_i64(v)).collect());
+    }
+    values
+        .chunks(lanes_per_word(bits))
+        .map(|chunk| {
+            let mut word = Fr::ZERO;
+            for &v in chunk.iter().rev() {
+                word = word * pow2(bits) + Fr::from(lane_of(v, bits)?);
+            }
+            Ok(word)
+        })
+        .collect()
 }
 
 impl PublicLayout {
@@ -85,6 +130,19 @@ impl PublicLayout {
             },
             num_inputs,
             num_outputs,
+            model_commitment: params.private_weights(),
+            hashed_input: params.hashed_input(),
+        }
+    }
+
+    /// A layout of plain values: no commitments.
+    pub fn values(lane_bits: u32, num_inputs: usize, num_outputs: usize) -> Self {
+        PublicLayout {
+            lane_bits,
+            num_inputs,
+            num_outputs,
+            model_commitment: false,
+            hashed_input: false,
         }
     }
 
@@ -100,8 +158,34 @@ impl PublicLayout {
         values.div_ceil(self.lanes())
     }
 
-    pub fn input_words(&self) -> usize {
+    /// Words the input values pack into (also when only their commitment
+    /// is public: it is their hash).
+    pub fn input_value_words(&self) -> usize {
         self.words(self.num_inputs)
+    }
+
+    /// Index of the first instance that carries the input.
+    pub fn input_start(&self) -> usize {
+        usize::from(self.model_commitment)
+    }
+
+    /// Instances that carry the input: its words, or its commitment.
+    pub fn input_words(&self) -> usize {
+        if self.hashed_input {
+            1
+        } else {
+            self.input_value_words()
+        }
+    }
+
+    /// The instances that carry the input.
+    pub fn input_range(&self) -> std::ops::Range<usize> {
+        self.input_start()..self.output_start()
+    }
+
+    /// Index of the first output word.
+    pub fn output_start(&self) -> usize {
+        self.input_start() + self.input_words()
     }
 
     pub fn output_words(&self) -> usize {
@@ -109,12 +193,20 @@ impl PublicLayout {
     }
 
     pub fn num_instances(&self) -> usize {
-        self.input_words() + self.output_words()
+        self.output_start() + self.output_words()
     }
 
-    /// The instances of `inputs` then `outputs` (flattened). Errors on a
-    /// count that does not match the layout or a value that does not fit a lane.
-    pub fn pack(&self, inputs: &[i64], outputs: &[i64]) -> Result<Vec<Fr>, PackError> {
+    /// The instances of `inputs` then `outputs` (flattened), after the model
+    /// commitment when the layout has one. A hashed input becomes its
+    /// commitment ([`crate::commitment::input_commitment`]). Errors on a
+    /// count that does not match the layout, a value that does not fit a
+    /// lane, or a model commitment missing or not expected.
+    pub fn pack(
+        &self,
+        model_commitment: Option<Fr>,
+        inputs: &[i64],
+        outputs: &[i64],
+    ) -> Result<Vec<Fr>, PackError> {
         let count = |got: usize, expected: usize| {
             (got == expected)
                 .then_some(())
@@ -122,32 +214,29 @@ impl PublicLayout {
         };
         count(inputs.len(), self.num_inputs)?;
         count(outputs.len(), self.num_outputs)?;
-        let mut out = self.pack_group(inputs)?;
-        out.extend(self.pack_group(outputs)?);
+        let mut out = match (self.model_commitment, model_commitment) {
+            (true, Some(c)) => vec![c],
+            (false, None) => Vec::new(),
+            (expected, _) => return Err(PackError::Commitment { expected }),
+        };
+        let input_words = pack_words(inputs, self.lane_bits)?;
+        if self.hashed_input {
+            out.push(crate::commitment::input_commitment(
+                &input_words,
+                self.lane_bits,
+            ));
+        } else {
+            out.extend(input_words);
+        }
+        out.extend(pack_words(outputs, self.lane_bits)?);
         Ok(out)
     }
 
-    fn pack_group(&self, values: &[i64]) -> Result<Vec<Fr>, PackError> {
-        if !self.is_packed() {
-            return Ok(values.iter().map(|&v| fr_from_i64(v)).collect());
-        }
-        let bits = self.lane_bits;
-        values
-            .chunks(self.lanes())
-            .map(|chunk| {
-                let mut word = Fr::ZERO;
-                for &v in chunk.iter().rev() {
-                    word = word * pow2(bits) + Fr::from(lane_of(v, bits)?);
-                }
-                Ok(word)
-            })
-            .collect()
-    }
-
-    /// The inverse of [`Self::pack`]: `(inputs, outputs)`. Errors on a
-    /// count that does not match or on an instance that is not a word of
-    /// this layout (or, unpacked, not a small signed value).
-    pub fn unpack(&self, instances: &[Fr]) -> Result<(Vec<i64>, Vec<i64>), PackError> {
+    /// The inverse of [`Self::pack`], as far as the instances say: the
+    /// commitments as they are, the values decoded. Errors on a count that
+    /// does not match or on an instance that is not a word of this layout
+    /// (or, unpacked, not a small signed value).
+    pub fn unpack(&self, instances: &[Fr]) -> Result<PublicValues, PackError> {
         let expected = self.num_instances();
         if instances.len() != expected {
             return Err(PackError::WrongCount {
@@ -155,10 +244,20 @@ impl PublicLayout {
                 got: instances.len(),
             });
         }
-        let split = self.input_words();
-        let inputs = self.unpack_group(&instances[..split], 0, self.num_inputs)?;
-        let outputs = self.unpack_group(&instances[split..], split, self.num_outputs)?;
-        Ok((inputs, outputs))
+        let input = if self.hashed_input {
+            PublicInput::Commitment(instances[self.input_start()])
+        } else {
+            PublicInput::Values(self.unpack_group(
+                &instances[self.input_range()],
+                self.input_start(),
+                self.num_inputs,
+            )?)
+        };
+        Ok(PublicValues {
+            model_commitment: self.model_commitment.then(|| instances[0]),
+            input,
+            outputs: self.unpack_outputs(&instances[self.output_start()..])?,
+        })
     }
 
     /// The output values alone, from the output words.
@@ -169,7 +268,7 @@ impl PublicLayout {
                 got: words.len(),
             });
         }
-        self.unpack_group(words, self.input_words(), self.num_outputs)
+        self.unpack_group(words, self.output_start(), self.num_outputs)
     }
 
     fn unpack_group(
@@ -241,10 +340,14 @@ mod tests {
     use super::*;
 
     fn layout(bits: u32, num_inputs: usize, num_outputs: usize) -> PublicLayout {
-        PublicLayout {
-            lane_bits: bits,
-            num_inputs,
-            num_outputs,
+        PublicLayout::values(bits, num_inputs, num_outputs)
+    }
+
+    fn values(inputs: Vec<i64>, outputs: Vec<i64>) -> PublicValues {
+        PublicValues {
+            model_commitment: None,
+            input: PublicInput::Values(inputs),
+            outputs,
         }
     }
 
@@ -268,16 +371,16 @@ mod tests {
         let inputs: Vec<i64> = (0..25).map(|i| [lo, hi, 0, -1, 7][i % 5]).collect();
         let outputs = vec![hi; 12];
         let l = layout(bits, inputs.len(), outputs.len());
-        let words = l.pack(&inputs, &outputs).unwrap();
+        let words = l.pack(None, &inputs, &outputs).unwrap();
         assert_eq!(words.len(), 4);
-        assert_eq!(l.unpack(&words).unwrap(), (inputs, outputs.clone()));
+        assert_eq!(l.unpack(&words).unwrap(), values(inputs, outputs.clone()));
         assert_eq!(l.unpack_outputs(&words[3..]).unwrap(), outputs);
     }
 
     #[test]
     fn lane_layout_is_little_endian_with_an_offset() {
         let l = layout(16, 2, 1);
-        let words = l.pack(&[1, -1], &[-32768]).unwrap();
+        let words = l.pack(None, &[1, -1], &[-32768]).unwrap();
         // lane 0 = 1 + 2^15, lane 1 = -1 + 2^15 at bit 16.
         let expected = Fr::from(((32767u64) << 16) + 32769);
         assert_eq!(words[0], expected);
@@ -288,15 +391,15 @@ mod tests {
     fn values_outside_the_lanes_are_refused() {
         let l = layout(16, 1, 1);
         assert_eq!(
-            l.pack(&[1 << 15], &[0]),
+            l.pack(None, &[1 << 15], &[0]),
             Err(PackError::OutOfRange {
                 value: 1 << 15,
                 bits: 16
             })
         );
-        assert!(l.pack(&[-(1 << 15)], &[0]).is_ok());
+        assert!(l.pack(None, &[-(1 << 15)], &[0]).is_ok());
         assert!(matches!(
-            l.pack(&[0, 0], &[0]),
+            l.pack(None, &[0, 0], &[0]),
             Err(PackError::WrongCount { .. })
         ));
     }
@@ -304,7 +407,7 @@ mod tests {
     #[test]
     fn elements_that_are_not_words_are_refused() {
         let l = layout(16, 2, 1);
-        let good = l.pack(&[3, 4], &[5]).unwrap();
+        let good = l.pack(None, &[3, 4], &[5]).unwrap();
         // A lane past the last value set.
         let mut bad = good.clone();
         bad[0] += pow2(32);
@@ -324,8 +427,8 @@ mod tests {
     #[test]
     fn unpacked_layout_is_one_signed_value_per_instance() {
         let l = layout(0, 2, 1);
-        let inst = l.pack(&[3, -4], &[5]).unwrap();
+        let inst = l.pack(None, &[3, -4], &[5]).unwrap();
         assert_eq!(inst, vec![Fr::from(3), -Fr::from(4), Fr::from(5)]);
-        assert_eq!(l.unpack(&inst).unwrap(), (vec![3, -4], vec![5]));
+        assert_eq!(l.unpack(&inst).unwrap(), values(vec![3, -4], vec![5]));
     }
 }

@@ -75,6 +75,7 @@ pub(crate) fn params(lookup_bits: u32, advice_columns: usize) -> CircuitParams {
         nonlinear: false,
         range_lanes: 1,
         packed_public: false,
+        ..CircuitParams::default()
     }
 }
 

@@ -45,6 +45,7 @@ use crate::cell::QCell;
 use crate::chips::elementwise::{Coeffs, ElementwiseChip, Term};
 use crate::chips::nonlinear::{bits_for, NonlinearError};
 use crate::chips::pointwise::{LoadedTable, LookupTable, PointwiseChip, PointwiseWitness};
+use crate::chips::private_gather::{PrivateGatherChip, PrivateTable};
 use crate::chips::range::RangeChip;
 use crate::rows::Rows;
 
@@ -121,6 +122,34 @@ impl GatherChip {
         tamper: &dyn Fn(usize, &mut PointwiseWitness),
     ) -> Result<Vec<QCell>, Error> {
         Self::validate(table.table(), vocab, dim, 64).map_err(|_| Error::Synthesis)?;
+        let index = self.indices(layouter, rows, range, ids, vocab, dim)?;
+        self.pointwise.apply_with(
+            layouter,
+            rows,
+            range,
+            table,
+            &index,
+            index_bits(vocab, dim),
+            tamper,
+        )
+    }
+}
+
+impl GatherChip {
+    /// The proved flat indices `dim·id + j` of every token's row, after
+    /// proving `0 ≤ id < vocab` for each id.
+    fn indices(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        range: &RangeChip,
+        ids: &[QCell],
+        vocab: usize,
+        dim: usize,
+    ) -> Result<Vec<QCell>, Error> {
+        if vocab == 0 || dim == 0 {
+            return Err(Error::Synthesis);
+        }
         let id_bits = bits_for(vocab as u128 - 1);
         range.check(layouter, rows, ids, id_bits, 0)?;
         range.check(
@@ -144,16 +173,30 @@ impl GatherChip {
                 })
             })
             .collect();
-        let index = self.elementwise.apply(layouter, rows, &terms)?;
-        self.pointwise.apply_with(
-            layouter,
-            rows,
-            range,
-            table,
-            &index,
-            index_bits(vocab, dim),
-            tamper,
-        )
+        self.elementwise.apply(layouter, rows, &terms)
+    }
+
+    /// [`Self::gather`] over a private embedding table: the same proved
+    /// indices, looked up in `private`'s advice table ([`PrivateGatherChip`]).
+    /// The caller range-checks the results to the activation width.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gather_private(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        range: &RangeChip,
+        private: &PrivateGatherChip,
+        table: &PrivateTable,
+        table_values: &[QCell],
+        ids: &[QCell],
+        vocab: usize,
+        dim: usize,
+    ) -> Result<Vec<QCell>, Error> {
+        if table_values.len() != vocab * dim {
+            return Err(Error::Synthesis);
+        }
+        let index = self.indices(layouter, rows, range, ids, vocab, dim)?;
+        private.lookup(layouter, rows, table, table_values, &index)
     }
 }
 

@@ -297,7 +297,10 @@ impl LayerNormChip {
     }
 
     /// Layer norm of each row of `gamma.len()` consecutive inputs, every input
-    /// a proved signed `activation_bits`-bit value.
+    /// a proved signed `activation_bits`-bit value. With `private`, gamma
+    /// and beta are those advice cells (private weights, proved to be the
+    /// committed ones) instead of fixed coefficients; `gamma` and `beta`
+    /// still give their values.
     #[allow(clippy::too_many_arguments)]
     pub fn layernorm(
         &self,
@@ -308,8 +311,19 @@ impl LayerNormChip {
         gamma: &[i64],
         beta: &[i64],
         eps: i64,
+        private: Option<(&[QCell], &[QCell])>,
     ) -> Result<Vec<QCell>, Error> {
-        self.layernorm_with(layouter, rows, range, inputs, gamma, beta, eps, &|_, _| {})
+        self.layernorm_with(
+            layouter,
+            rows,
+            range,
+            inputs,
+            gamma,
+            beta,
+            eps,
+            private,
+            &|_, _| {},
+        )
     }
 
     /// [`Self::layernorm`] where `tamper(row, stats)` may rewrite a row's
@@ -324,6 +338,7 @@ impl LayerNormChip {
         gamma: &[i64],
         beta: &[i64],
         eps: i64,
+        private: Option<(&[QCell], &[QCell])>,
         tamper: &dyn Fn(usize, &mut LayerNormStats),
     ) -> Result<Vec<QCell>, Error> {
         let (s, b) = (self.scale_bits, self.activation_bits);
@@ -340,20 +355,58 @@ impl LayerNormChip {
         let products = self.assign_center(layouter, rows, inputs, &stats, n)?;
 
         let z = self.rescale.rescale(layouter, rows, range, &products)?;
-        let terms: Vec<Term<'_>> = z
-            .iter()
-            .zip(gamma.iter().zip(beta).cycle())
-            .map(|(z, (&g, &beta))| Term {
-                a: z,
-                b: None,
-                coeffs: Coeffs {
-                    a: g as i128,
-                    constant: (beta as i128) << s,
-                    ..Coeffs::default()
-                },
-            })
-            .collect();
-        let scaled = self.elementwise.apply(layouter, rows, &terms)?;
+        let scaled = match private {
+            None => {
+                let terms: Vec<Term<'_>> = z
+                    .iter()
+                    .zip(gamma.iter().zip(beta).cycle())
+                    .map(|(z, (&g, &beta))| Term {
+                        a: z,
+                        b: None,
+                        coeffs: Coeffs {
+                            a: g as i128,
+                            constant: (beta as i128) << s,
+                            ..Coeffs::default()
+                        },
+                    })
+                    .collect();
+                self.elementwise.apply(layouter, rows, &terms)?
+            }
+            // Two rows a value, z·gamma then + beta·2^s: the elementwise
+            // gate has one advice operand besides z.
+            Some((gamma, beta)) => {
+                if gamma.len() != n || beta.len() != n {
+                    return Err(Error::Synthesis);
+                }
+                let terms: Vec<Term<'_>> = z
+                    .iter()
+                    .zip(gamma.iter().cycle())
+                    .map(|(z, g)| Term {
+                        a: z,
+                        b: Some(g),
+                        coeffs: Coeffs {
+                            ab: 1,
+                            ..Coeffs::default()
+                        },
+                    })
+                    .collect();
+                let products = self.elementwise.apply(layouter, rows, &terms)?;
+                let terms: Vec<Term<'_>> = products
+                    .iter()
+                    .zip(beta.iter().cycle())
+                    .map(|(p, beta)| Term {
+                        a: p,
+                        b: Some(beta),
+                        coeffs: Coeffs {
+                            a: 1,
+                            b: 1 << s,
+                            ..Coeffs::default()
+                        },
+                    })
+                    .collect();
+                self.elementwise.apply(layouter, rows, &terms)?
+            }
+        };
         let y = self.rescale.rescale(layouter, rows, range, &scaled)?;
 
         let column = |k: usize| stats.iter().map(|cells| cells[k]).collect::<Vec<_>>();

@@ -10,6 +10,8 @@ pub mod linear;
 pub mod nonlinear;
 pub mod pack;
 pub mod pointwise;
+pub mod poseidon;
+pub mod private_gather;
 pub mod range;
 pub mod relu;
 pub mod rescale;

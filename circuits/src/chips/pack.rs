@@ -27,12 +27,12 @@
 //! are outputs of the elementwise gate with constant coefficients, so the
 //! prover cannot choose them.
 
-use halo2_proofs::circuit::{Cell, Layouter};
+use halo2_proofs::circuit::Layouter;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
-use crate::cell::QCell;
+use crate::cell::{FieldCell, QCell};
 use crate::chips::elementwise::{Coeffs, ElementwiseChip, Term};
 use crate::field::{fr_from_i128, pow2};
 use crate::public::lanes_per_word;
@@ -106,7 +106,7 @@ impl PackChip {
         rows: &mut Rows,
         elementwise: &ElementwiseChip,
         values: &[QCell],
-    ) -> Result<Vec<Cell>, Error> {
+    ) -> Result<Vec<FieldCell>, Error> {
         let Some(first) = values.first() else {
             return Ok(Vec::new());
         };
@@ -122,7 +122,7 @@ impl PackChip {
         // Reserved first so that the group's rows are one allocation the
         // planner can predict (`rows`).
         let total = rows_needed(values.len(), self.bits, self.lanes.len() + 1);
-        let at = rows.take_pack(values.len(), total);
+        let at = rows.take_pack(values.len(), self.bits, total);
         let mut own = Rows::default();
         own.take_gate(at);
         let fixed = elementwise.apply(layouter, &mut own, &[constant(0), constant(-half)])?;
@@ -158,7 +158,10 @@ impl PackChip {
                         let assigned = region.assign_advice(self.acc, row + 1, next);
                         acc = next;
                         if t + 1 == r {
-                            out.push(assigned.cell());
+                            out.push(FieldCell {
+                                cell: assigned.cell(),
+                                value: next,
+                            });
                         }
                     }
                 }
@@ -215,8 +218,8 @@ mod tests {
             }
             let pack = config.pack.as_ref().expect("packed params");
             let words = pack.pack(layouter, rows, &config.elementwise, &cells)?;
-            for (i, cell) in words.into_iter().enumerate() {
-                layouter.constrain_instance(cell, config.columns.instance, i);
+            for (i, word) in words.into_iter().enumerate() {
+                layouter.constrain_instance(word.cell, config.columns.instance, i);
             }
             Ok(())
         }
@@ -224,12 +227,8 @@ mod tests {
 
     fn instances(values: &[i128]) -> Vec<Fr> {
         let values: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-        let layout = PublicLayout {
-            lane_bits: BITS,
-            num_inputs: values.len(),
-            num_outputs: 0,
-        };
-        layout.pack(&values, &[]).unwrap()
+        let layout = PublicLayout::values(BITS, values.len(), 0);
+        layout.pack(None, &values, &[]).unwrap()
     }
 
     fn checked(values: Vec<i128>) -> Pack {

@@ -49,6 +49,7 @@ impl Scenario for LayerNorm {
             &self.gamma,
             &self.beta,
             EPS,
+            None,
             &tamper,
         )?;
         if forge.is_none() {
@@ -242,7 +243,7 @@ fn layout_cost_is_five_gate_rows_per_value_and_three_per_row() {
             let before = rows.gate_rows();
             let (gamma, beta) = ([64; 6], [5; 6]);
             let ln = &config.layernorm;
-            ln.layernorm(layouter, rows, &config.range, &x, &gamma, &beta, EPS)?;
+            ln.layernorm(layouter, rows, &config.range, &x, &gamma, &beta, EPS, None)?;
             assert_eq!(rows.gate_rows() - before, 5 * n * r + 3 * r);
             let checks: Vec<(u32, usize)> = rows
                 .demand()
