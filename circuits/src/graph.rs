@@ -444,23 +444,29 @@ fn load_private_weights(
     let known = |values: &[i64]| -> Vec<Value<i128>> {
         values.iter().map(|&v| Value::known(v as i128)).collect()
     };
-    let weights = load_spread(config, layouter, rows, &known(&params.weights))?;
-    let biases = load_spread(config, layouter, rows, &known(&params.biases))?;
     let ew = &config.elementwise;
-    let mut words = Vec::new();
-    if !weights.is_empty() {
-        config
-            .range
-            .check_signed(layouter, rows, &weights, chips.weight_bits)?;
-        words.extend(chips.weights.pack(layouter, rows, ew, &weights)?);
-    }
-    if !biases.is_empty() {
-        let pack = chips.biases.as_ref().ok_or(Error::Synthesis)?;
-        config
-            .range
-            .check_signed(layouter, rows, &biases, chips.bias_bits)?;
-        words.extend(pack.pack(layouter, rows, ew, &biases)?);
-    }
+    // Any cell serves as the operand the pack chip's constant rows ignore.
+    let anchor = load_input(config, layouter, rows, &[Value::known(0)])?[0];
+    let (mut words, weights) =
+        (chips.weights).pack_fresh(layouter, rows, ew, &anchor, &known(&params.weights))?;
+    // Fresh lanes: each must be a signed lane-width value, or another split
+    // of a word into lanes would reach the same word.
+    config
+        .range
+        .check_signed(layouter, rows, &weights, chips.weight_bits)?;
+    let biases = match &chips.biases {
+        Some(pack) => {
+            let (bias_words, biases) =
+                pack.pack_fresh(layouter, rows, ew, &anchor, &known(&params.biases))?;
+            config
+                .range
+                .check_signed(layouter, rows, &biases, chips.bias_bits)?;
+            words.extend(bias_words);
+            biases
+        }
+        None if params.biases.is_empty() => Vec::new(),
+        None => return Err(Error::Synthesis),
+    };
     let iv = model_iv(chips.weight_bits, chips.bias_bits, words.len());
     let commitment = poseidon.hash(layouter, rows, iv, &words)?;
     let one = match weights.first() {
@@ -534,35 +540,6 @@ fn private_linear(
     };
     pending.push(claim);
     Ok(acc)
-}
-
-/// Fresh advice cells for `values`, spread over every gate column (a
-/// model's parameters are many; one column would make the gate track as
-/// tall as their count).
-fn load_spread(
-    config: &ModelConfig,
-    layouter: &mut impl Layouter<Fr>,
-    rows: &mut Rows,
-    values: &[Value<i128>],
-) -> Result<Vec<QCell>, Error> {
-    let columns = config.columns.gate();
-    if values.is_empty() {
-        return Ok(Vec::new());
-    }
-    let start = rows.take_spread(values.len(), values.len().div_ceil(columns.len()));
-    layouter.assign_region(
-        || "private weights",
-        |mut region| {
-            Ok(values
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    let (row, column) = (start + i / columns.len(), columns[i % columns.len()]);
-                    QCell::assign(&mut region, column, row, v)
-                })
-                .collect::<Vec<_>>())
-        },
-    )
 }
 
 /// Inputs: fresh advice cells. In a packed circuit they reach the instance

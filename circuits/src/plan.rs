@@ -263,11 +263,6 @@ pub(crate) fn plan_with(
             .iter()
             .map(|&(values, bits)| pack::rows_needed(values, bits, columns - 1))
             .sum::<usize>()
-            + demand
-                .spread
-                .iter()
-                .map(|&values| values.div_ceil(columns - 1))
-                .sum::<usize>()
     };
     let other_gate_rows = probe
         .gate
@@ -406,7 +401,7 @@ fn hashing_rows(model: &QuantizedModel, params: &CircuitParams, gate_columns: us
             (weights.weights.len(), params.weight_bits),
             (weights.biases.len(), params.bias_bits),
         ] {
-            rows += pack::rows_needed(values, bits, gate_columns) + values.div_ceil(gate_columns);
+            rows += pack::rows_needed(values, bits, gate_columns);
         }
     }
     if params.hashed_input() {

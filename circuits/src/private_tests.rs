@@ -136,3 +136,50 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
         assert!(mock(&c, wrong).is_err(), "{visibility:?}");
     }
 }
+
+/// MockProver of a bundled transformer with private weights: the circuit's
+/// commitment is the native one, and no other verifies.
+fn mock_bundled_private(name: &str) {
+    let (model, q) = crate::transformer_tests::bundled(name);
+    let fixed = crate::plan::plan(&model).unwrap();
+    let c = ModelCircuit::with_inputs_visible(Arc::new(model.clone()), q, PRIVATE).unwrap();
+    println!("{name} fixed: {fixed}\n{name} private: {}", c.layout());
+    let instances = c.instances();
+    assert_eq!(instances[0], model_commitment(&model));
+    assert_eq!(mock(&c, instances.clone()), Ok(()));
+    let mut wrong = instances;
+    wrong[0] += Fr::ONE;
+    assert!(mock(&c, wrong).is_err());
+}
+
+#[test]
+fn the_gpt2_block_proves_its_commitment() {
+    mock_bundled_private("gpt2_block");
+}
+
+/// A minute in MockProver (k = 19): the private embedding's lookup is
+/// covered in CI by `chips::private_gather`'s tests.
+#[test]
+#[ignore]
+fn bert_proves_its_commitment_through_a_private_embedding() {
+    mock_bundled_private("bert_tiny");
+}
+
+#[test]
+#[ignore]
+fn print_commitment_sizes() {
+    for name in ["gpt2_block", "bert_tiny", "gpt2_2layer"] {
+        let (model, _) = crate::transformer_tests::bundled(name);
+        let p = crate::commitment::ModelParameters::of(&model);
+        let words = crate::commitment::model_words(&p).unwrap().len();
+        let c = ModelCircuit::for_keygen_visible(Arc::new(model.clone()), PRIVATE).unwrap();
+        println!(
+            "{name}: {} weights, {} biases, lanes {:?}, {words} words, hashing rows {} of {}",
+            p.weights.len(),
+            p.biases.len(),
+            p.lane_bits(),
+            c.layout().hashing_rows,
+            c.layout().gate_rows
+        );
+    }
+}

@@ -63,8 +63,6 @@ pub struct Demand {
     /// Values in each group of packed public values (their rows depend on
     /// the number of gate columns, see [`crate::chips::pack`]).
     pub packs: Vec<(usize, u32)>,
-    /// Values loaded spread over every gate column (private weights).
-    pub spread: Vec<usize>,
 }
 
 /// A linear layer: `tokens` rows of `in_features` inputs, `out_features` outputs.
@@ -102,13 +100,6 @@ impl Rows {
     /// and records its size.
     pub fn take_pack(&mut self, values: usize, bits: u32, n: usize) -> usize {
         self.demand.packs.push((values, bits));
-        self.take_gate(n)
-    }
-
-    /// Reserves the gate rows of `values` cells spread over the gate
-    /// columns and records their number.
-    pub fn take_spread(&mut self, values: usize, n: usize) -> usize {
-        self.demand.spread.push(values);
         self.take_gate(n)
     }
 

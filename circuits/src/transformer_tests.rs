@@ -13,7 +13,7 @@ use zkinfer_quantizer::{inputs, quantize_onnx, QuantizeOptions, QuantizedModel};
 use crate::compiler::ModelCircuit;
 use crate::plan::plan;
 
-fn bundled(name: &str) -> (QuantizedModel, Vec<Vec<i64>>) {
+pub(crate) fn bundled(name: &str) -> (QuantizedModel, Vec<Vec<i64>>) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../quantizer/models");
     let samples = inputs::load_samples(&dir.join(format!("{name}.samples.json"))).unwrap();
     let opts = QuantizeOptions {

@@ -27,7 +27,7 @@
 //! are outputs of the elementwise gate with constant coefficients, so the
 //! prover cannot choose them.
 
-use halo2_proofs::circuit::Layouter;
+use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
@@ -110,9 +110,40 @@ impl PackChip {
         let Some(first) = values.first() else {
             return Ok(Vec::new());
         };
+        let (words, _) = self.lay_out(layouter, rows, elementwise, first, Lanes::Copies(values))?;
+        Ok(words)
+    }
+
+    /// [`Self::pack`] of values that have no cells yet: the lane cells are
+    /// the values' cells, returned in value order with the words. The
+    /// caller must range-check them (they are fresh advice). `anchor` is any
+    /// cell, the operand the constant cells' elementwise rows ignore.
+    pub fn pack_fresh(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        elementwise: &ElementwiseChip,
+        anchor: &QCell,
+        values: &[Value<i128>],
+    ) -> Result<(Vec<FieldCell>, Vec<QCell>), Error> {
+        if values.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        self.lay_out(layouter, rows, elementwise, anchor, Lanes::Fresh(values))
+    }
+
+    fn lay_out(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        elementwise: &ElementwiseChip,
+        anchor: &QCell,
+        values: Lanes<'_>,
+    ) -> Result<(Vec<FieldCell>, Vec<QCell>), Error> {
+        let count = values.len();
         let half = 1i128 << (self.bits - 1);
         let constant = |c: i128| Term {
-            a: first,
+            a: anchor,
             b: None,
             coeffs: Coeffs {
                 constant: c,
@@ -121,8 +152,8 @@ impl PackChip {
         };
         // Reserved first so that the group's rows are one allocation the
         // planner can predict (`rows`).
-        let total = rows_needed(values.len(), self.bits, self.lanes.len() + 1);
-        let at = rows.take_pack(values.len(), self.bits, total);
+        let total = rows_needed(count, self.bits, self.lanes.len() + 1);
+        let at = rows.take_pack(count, self.bits, total);
         let mut own = Rows::default();
         own.take_gate(at);
         let fixed = elementwise.apply(layouter, &mut own, &[constant(0), constant(-half)])?;
@@ -131,14 +162,15 @@ impl PackChip {
         let per_word = lanes_per_word(self.bits);
         let m = self.lanes.len();
         let r = per_word.div_ceil(m);
-        let words = values.chunks(per_word).collect::<Vec<_>>();
-        let start = own.take_gate(words.len() * (r + 1));
+        let num_words = count.div_ceil(per_word);
+        let start = own.take_gate(num_words * (r + 1));
         let shift_row = pow2(self.bits * m as u32);
         layouter.assign_region(
             || "pack",
             |mut region| {
-                let mut out = Vec::with_capacity(words.len());
-                for (w, chunk) in words.iter().enumerate() {
+                let mut out = Vec::with_capacity(num_words);
+                let mut lanes = vec![None; count];
+                for w in 0..num_words {
                     let base = start + w * (r + 1);
                     let mut acc = zero.copy_to(&mut region, self.acc, base).fr();
                     for t in 0..r {
@@ -148,8 +180,18 @@ impl PackChip {
                         for (i, &col) in self.lanes.iter().enumerate() {
                             // Position in the word, most significant first.
                             let p = r * m - 1 - (t * m + i);
-                            let cell = chunk.get(p).unwrap_or(&pad);
-                            let x = cell.copy_to(&mut region, col, row);
+                            let j = w * per_word + p;
+                            let x = match values {
+                                _ if p >= per_word || j >= count => {
+                                    pad.copy_to(&mut region, col, row)
+                                }
+                                Lanes::Copies(cells) => cells[j].copy_to(&mut region, col, row),
+                                Lanes::Fresh(v) => {
+                                    let cell = QCell::assign(&mut region, col, row, v[j]);
+                                    lanes[j] = Some(cell);
+                                    cell
+                                }
+                            };
                             let weight = pow2(self.bits * (m - 1 - i) as u32);
                             next = next
                                 .zip(x.value)
@@ -165,9 +207,27 @@ impl PackChip {
                         }
                     }
                 }
-                Ok(out)
+                Ok((out, lanes.into_iter().flatten().collect()))
             },
         )
+    }
+}
+
+/// Where [`PackChip`]'s lanes come from.
+#[derive(Clone, Copy)]
+enum Lanes<'a> {
+    /// Copies of proved cells.
+    Copies(&'a [QCell]),
+    /// Fresh cells holding these values.
+    Fresh(&'a [Value<i128>]),
+}
+
+impl Lanes<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Lanes::Copies(c) => c.len(),
+            Lanes::Fresh(v) => v.len(),
+        }
     }
 }
 

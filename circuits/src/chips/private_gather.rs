@@ -137,6 +137,20 @@ impl PrivateGatherChip {
         table_values: &[QCell],
         index: &[QCell],
     ) -> Result<Vec<QCell>, Error> {
+        self.lookup_with(layouter, rows, table, table_values, index, &|_, _| {})
+    }
+
+    /// [`Self::lookup`] where `tamper(i, y)` may rewrite the `i`-th value
+    /// before it is assigned (tests forge witnesses with it).
+    pub(crate) fn lookup_with(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        rows: &mut Rows,
+        table: &PrivateTable,
+        table_values: &[QCell],
+        index: &[QCell],
+        tamper: &dyn Fn(usize, &mut i128),
+    ) -> Result<Vec<QCell>, Error> {
         if table_values.len() != table.len {
             return Err(Error::Synthesis);
         }
@@ -156,12 +170,104 @@ impl PrivateGatherChip {
                             usize::try_from(x)
                                 .ok()
                                 .and_then(|x| table_values.get(x))
-                                .map_or(Value::unknown(), |c| c.value)
+                                // No entry: no witness satisfies the lookup.
+                                .map_or(Value::known(0), |c| c.value)
+                        });
+                        let y = y.map(|mut y| {
+                            tamper(i, &mut y);
+                            y
                         });
                         Ok(QCell::assign(&mut region, self.y, row, y))
                     })
                     .collect()
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use halo2_proofs::circuit::Layouter;
+    use halo2_proofs::plonk::Error;
+    use halo2curves::bn256::Fr;
+
+    use crate::config::ModelConfig;
+    use crate::params::{CircuitParams, WeightVisibility};
+    use crate::rows::Rows;
+    use crate::testing::{self, assert_rejected, assert_values, witness_cells, Kind, Scenario};
+
+    const TABLE: [i128; 6] = [7, -3, 12, 0, -9, 5];
+
+    #[derive(Clone)]
+    struct Lookup {
+        index: Vec<i128>,
+        forge: Option<(usize, i128)>,
+    }
+
+    impl Scenario for Lookup {
+        fn run(
+            &self,
+            config: &ModelConfig,
+            layouter: &mut impl Layouter<Fr>,
+            rows: &mut Rows,
+        ) -> Result<(), Error> {
+            let chip = config.private.as_ref().unwrap().gather.as_ref().unwrap();
+            let values = witness_cells(config, layouter, rows, &TABLE)?;
+            // A second table first, so tags are exercised.
+            chip.load_table(layouter, rows, 0, &values[..2])?;
+            let table = chip.load_table(layouter, rows, 1, &values)?;
+            let index = witness_cells(config, layouter, rows, &self.index)?;
+            let forge = self.forge;
+            let y = chip.lookup_with(layouter, rows, &table, &values, &index, &|i, y| {
+                if let Some((at, v)) = forge {
+                    if i == at {
+                        *y = v;
+                    }
+                }
+            })?;
+            if forge.is_none() {
+                let want: Vec<i128> = self.index.iter().map(|&x| TABLE[x as usize]).collect();
+                assert_values(&y, &want);
+            }
+            Ok(())
+        }
+    }
+
+    fn params() -> CircuitParams {
+        CircuitParams {
+            weights: WeightVisibility::Private,
+            weight_bits: 8,
+            nonlinear: true,
+            ..testing::params(6, 7)
+        }
+    }
+
+    fn run(
+        index: &[i128],
+        forge: Option<(usize, i128)>,
+    ) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+        let scenario = Lookup {
+            index: index.to_vec(),
+            forge,
+        };
+        testing::verify(scenario, params())
+    }
+
+    #[test]
+    fn honest_indices_read_their_entries() {
+        assert_eq!(run(&[0, 5, 2, 2, 3], None), Ok(()));
+    }
+
+    #[test]
+    fn a_value_of_another_entry_fails_the_lookup() {
+        assert_rejected(run(&[0, 5, 2], Some((1, TABLE[4]))), &[Kind::Lookup]);
+        assert_rejected(run(&[0, 5, 2], Some((2, 13))), &[Kind::Lookup]);
+    }
+
+    #[test]
+    fn an_index_past_the_table_fails_the_lookup() {
+        // Index 6 is no entry of table 1 (and 1 of table 0 is not reachable
+        // with table 1's tag).
+        assert_rejected(run(&[6], Some((0, 0))), &[Kind::Lookup]);
     }
 }
