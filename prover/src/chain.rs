@@ -25,6 +25,7 @@ use crate::error::ProverError;
 use crate::keys::VerifyingKeyFile;
 use crate::proof_file::ProofFile;
 use crate::verify::verify;
+use zkinfer_circuits::public::PublicInput;
 
 pub const CHAIN_FORMAT: &str = "zkinfer-split/v1";
 
@@ -263,10 +264,16 @@ pub fn verify_chain(
     // Every (tensor, producing part or model input) has one set of values.
     let values = (proofs.iter().enumerate())
         .map(|(i, p)| {
-            let (inputs, outputs) = p
+            let values = p
                 .public_values()
                 .map_err(|e| ProverError::BadChain(format!("part {i}: {e}")))?;
-            Ok([inputs, outputs].concat())
+            // Parts are tied by their input values: a hashed input hides them.
+            let PublicInput::Values(inputs) = values.input else {
+                return Err(ProverError::BadChain(format!(
+                    "part {i}'s input is hashed: a chain needs every part's input public"
+                )));
+            };
+            Ok([inputs, values.outputs].concat())
         })
         .collect::<Result<Vec<_>, ProverError>>()?;
     let mut seen: Vec<(TensorId, Option<usize>, &[i64])> = Vec::new();

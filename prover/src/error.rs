@@ -42,6 +42,13 @@ pub enum ProverError {
         "proof verification failed: the proof is invalid for these public instances and this key"
     )]
     Invalid,
+    #[error("{0}")]
+    BadInput(String),
+    #[error(
+        "the proof carries model commitment {proof}, not the expected {expected}: it was made \
+         with other weights"
+    )]
+    WrongCommitment { proof: String, expected: String },
     #[error("proof chain: {0}")]
     BadChain(String),
     #[error("key generation failed: {0}")]

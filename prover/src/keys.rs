@@ -60,8 +60,44 @@ pub struct KeyHeader {
     pub srs_origin: String,
     pub srs_insecure: bool,
     /// SHA-256 of the serialized verifying key: the circuit's identity,
-    /// weights included (they are fixed columns).
+    /// weights included when they are fixed columns.
     pub vk_id: String,
+}
+
+/// How a model is named in key headers and proof files: the SHA-256 of its
+/// `.zkq` with fixed weights (the key holds them), the model commitment
+/// (0x-hex) with private weights (the key holds none; the proof carries
+/// the commitment).
+pub fn model_identity(model: &QuantizedModel, circuit: &CircuitParams) -> String {
+    if circuit.private_weights() {
+        fr_to_hex(&zkinfer_circuits::commitment::model_commitment(model))
+    } else {
+        model.id()
+    }
+}
+
+/// A field element as 0x-hex, big-endian: how commitments are printed.
+pub fn fr_to_hex(x: &halo2curves::bn256::Fr) -> String {
+    use halo2curves::ff::PrimeField;
+    let mut bytes = x.to_repr().as_ref().to_vec();
+    bytes.reverse();
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// The inverse of [`fr_to_hex`]; `what` names the value in the error.
+pub fn fr_from_hex(s: &str, what: &str) -> Result<halo2curves::bn256::Fr, ProverError> {
+    use halo2curves::ff::PrimeField;
+    let bad = |why: &str| ProverError::BadInput(format!("{what} '{s}' {why}"));
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 64 {
+        return Err(bad("is not a 0x-hex value of at most 32 bytes"));
+    }
+    let mut bytes = hex::decode(format!("{digits:0>64}")).map_err(|_| bad("is not hex"))?;
+    bytes.reverse();
+    let mut repr = [0u8; 32];
+    repr.copy_from_slice(&bytes);
+    Option::from(halo2curves::bn256::Fr::from_repr(repr))
+        .ok_or_else(|| bad("is not below the BN254 scalar field modulus"))
 }
 
 impl KeyHeader {
@@ -83,7 +119,7 @@ impl KeyHeader {
         };
         KeyHeader {
             zkinfer_version: env!("CARGO_PKG_VERSION").to_string(),
-            model_id: model.id(),
+            model_id: model_identity(model, &circuit),
             model_name: model.name.clone(),
             circuit,
             k,

@@ -8,6 +8,7 @@ pub mod accuracy;
 pub mod bundled;
 pub mod chain;
 pub mod cli;
+pub mod commit;
 pub mod container;
 pub mod error;
 pub mod evm;

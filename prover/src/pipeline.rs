@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use zkinfer_circuits::Layout;
+use zkinfer_circuits::{Layout, Visibility};
 use zkinfer_gpu::Backend;
 use zkinfer_quantizer::{
     inputs, quantize_onnx, reference::FloatReference, AccuracyReport, QuantizedModel,
@@ -20,7 +20,7 @@ use crate::measure::{peak_rss_bytes, reset_peak_rss};
 use crate::progress::Progress;
 use crate::proof_file::ProofFile;
 use crate::prove::prove;
-use crate::setup::{setup, write_keys};
+use crate::setup::{setup_visible, write_keys};
 use crate::srs::Srs;
 use crate::verify::verify;
 
@@ -53,6 +53,7 @@ impl Artifacts {
 }
 
 /// Figures of one run, per step.
+#[derive(Clone, Debug)]
 pub struct RunFigures {
     pub model: String,
     pub layout: Layout,
@@ -101,6 +102,17 @@ pub fn run_bundled(
     backend: Backend,
     progress: &Progress,
 ) -> Result<Run, ProverError> {
+    run_bundled_visible(bundled, dir, backend, Visibility::default(), progress)
+}
+
+/// [`run_bundled`] with `visibility`.
+pub fn run_bundled_visible(
+    bundled: &BundledModel,
+    dir: &Path,
+    backend: Backend,
+    visibility: Visibility,
+    progress: &Progress,
+) -> Result<Run, ProverError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let art = Artifacts::in_dir(dir);
     std::fs::write(&art.onnx, bundled.onnx).map_err(io_err(&art.onnx))?;
@@ -116,13 +128,13 @@ pub fn run_bundled(
 
     // The SRS has exactly the k the planner asks for: the largest models
     // need more rows than any fixed default.
-    let layout = zkinfer_circuits::plan(&model)?;
+    let layout = zkinfer_circuits::plan_visible(&model, visibility)?;
     progress.stage(&format!("dev SRS (k = {})", layout.k));
     let srs = Srs::dev(layout.k, Some(DEMO_SRS_SEED));
     srs.save(&art.srs)?;
 
     reset_peak_rss();
-    let keys = setup(&model, &srs, progress)?;
+    let keys = setup_visible(&model, &srs, visibility, progress)?;
     let setup_peak = peak_rss_bytes();
     write_keys(&keys, &art.keys)?;
 

@@ -13,7 +13,8 @@ use halo2curves::{bn256::Fr, ff::PrimeField};
 use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
 
-use zkinfer_circuits::public::PublicLayout;
+use zkinfer_circuits::public::{PublicLayout, PublicValues};
+use zkinfer_circuits::{InputVisibility, WeightVisibility};
 
 use crate::error::ProverError;
 
@@ -35,6 +36,14 @@ pub struct ProofFile {
     pub num_outputs: usize,
     #[serde(default)]
     pub lane_bits: u32,
+    /// Fixed: `model_id` is the SHA-256 of the .zkq and the vk holds the
+    /// weights. Private: the first instance is the model commitment, which
+    /// `model_id` repeats as 0x-hex.
+    #[serde(default)]
+    pub weights: WeightVisibility,
+    /// Hashed: the input instance is the input commitment.
+    #[serde(default)]
+    pub input_visibility: InputVisibility,
     /// Dequantized outputs, one flat vector per model output.
     pub output: Vec<Vec<f64>>,
 }
@@ -73,26 +82,43 @@ impl ProofFile {
             lane_bits: self.lane_bits,
             num_inputs: self.num_inputs,
             num_outputs: self.num_outputs,
+            model_commitment: self.weights == WeightVisibility::Private,
+            hashed_input: self.input_visibility == InputVisibility::Hashed,
         }
     }
 
-    /// The input and output values the instances carry.
-    pub fn public_values(&self) -> Result<(Vec<i64>, Vec<i64>), ProverError> {
+    /// What the instances carry: commitments, input and output values.
+    pub fn public_values(&self) -> Result<PublicValues, ProverError> {
         (self.public_layout().unpack(&self.instance_values()?))
             .map_err(|e| ProverError::BadProofFile(e.to_string()))
     }
 
-    /// The instances that carry the inputs: what a request commits to.
+    /// The instances that carry the inputs (their words or their
+    /// commitment): what a request commits to.
     pub fn input_instances(&self) -> Result<Vec<Fr>, ProverError> {
-        let mut all = self.instance_values()?;
-        all.truncate(self.public_layout().input_words());
-        Ok(all)
+        let all = self.instance_values()?;
+        Ok(all
+            .get(self.public_layout().input_range())
+            .unwrap_or_default()
+            .to_vec())
     }
 
     /// The instances that carry the outputs.
     pub fn output_instances(&self) -> Result<Vec<Fr>, ProverError> {
         let all = self.instance_values()?;
-        Ok(all[self.public_layout().input_words().min(all.len())..].to_vec())
+        Ok(all[self.public_layout().output_start().min(all.len())..].to_vec())
+    }
+
+    /// The model commitment the proof carries (private weights only).
+    pub fn model_commitment(&self) -> Result<Option<Fr>, ProverError> {
+        if self.weights != WeightVisibility::Private {
+            return Ok(None);
+        }
+        let all = self.instance_values()?;
+        all.first()
+            .copied()
+            .map(Some)
+            .ok_or_else(|| ProverError::BadProofFile("no instances, so no model commitment".into()))
     }
 
     pub fn save(&self, path: &Path) -> Result<(), ProverError> {

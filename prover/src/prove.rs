@@ -14,7 +14,7 @@ use zkinfer_gpu::{create_shplonk_proof, Backend};
 use zkinfer_quantizer::{fixed::dequantize, QuantizedModel};
 
 use crate::error::ProverError;
-use crate::keys::ProvingKeyFile;
+use crate::keys::{model_identity, ProvingKeyFile};
 use crate::progress::Progress;
 use crate::proof_file::{fr_to_decimal, ProofFile, PROOF_FORMAT};
 use crate::verify::verify;
@@ -36,21 +36,27 @@ pub fn prove(
     backend: Backend,
     progress: &Progress,
 ) -> Result<ProveOutput, ProverError> {
-    if pk.header.model_id != model.id() {
+    let visibility = pk.header.circuit.visibility();
+    // A private-weights key holds no weight: it proves any model of its
+    // architecture, and the proof names the model by its commitment. A
+    // fixed-weights key proves its own model only.
+    let model_id = model_identity(model, &pk.header.circuit);
+    if !pk.header.circuit.private_weights() && pk.header.model_id != model_id {
         return Err(ProverError::ModelKeyMismatch {
             key_model: pk.header.model_id.clone(),
-            zkq_model: model.id(),
+            zkq_model: model_id,
         });
     }
     let start = Instant::now();
     progress.stage("integer inference (witness)");
-    let circuit = ModelCircuit::with_inputs(Arc::new(model.clone()), inputs)?;
+    let circuit = ModelCircuit::with_inputs_visible(Arc::new(model.clone()), inputs, visibility)?;
     // A key from another zkinfer (before packed public values, say) is for
     // another constraint system: say so rather than fail inside the prover.
     if pk.header.circuit != circuit.params() {
         return Err(ProverError::BadKey(format!(
             "the proving key was made for circuit parameters {:?}, this zkinfer lays the model out \
-             with {:?}: run `zkinfer setup` again",
+             with {:?}: run `zkinfer setup` again (with private weights, the key is for models \
+             of one architecture whose weights fit the same lane widths)",
             pk.header.circuit,
             circuit.params()
         )));
@@ -74,7 +80,7 @@ pub fn prove(
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
         zkinfer_version: env!("CARGO_PKG_VERSION").to_string(),
-        model_id: pk.header.model_id.clone(),
+        model_id,
         vk_id: pk.header.vk_id.clone(),
         scheme: SCHEME.to_string(),
         insecure_srs: pk.header.srs_insecure,
@@ -83,6 +89,8 @@ pub fn prove(
         num_inputs: layout.num_inputs,
         num_outputs: layout.num_outputs,
         lane_bits: layout.lane_bits,
+        weights: visibility.weights,
+        input_visibility: visibility.input,
         output: outputs
             .iter()
             .map(|o| o.iter().map(|&v| dequantize(v, model.scale_bits)).collect())

@@ -8,7 +8,7 @@ use halo2_proofs::{
     plonk::{keygen_pk, keygen_vk_custom},
     poly::commitment::Params,
 };
-use zkinfer_circuits::{plan, Layout, ModelCircuit};
+use zkinfer_circuits::{plan_visible, Layout, ModelCircuit, Visibility};
 use zkinfer_quantizer::QuantizedModel;
 
 use crate::error::ProverError;
@@ -49,13 +49,25 @@ pub fn estimated_seconds(layout: &Layout) -> (f64, f64) {
     (work * SETUP_PER_CELL, work * PROVE_PER_CELL)
 }
 
+/// Keys with fixed weights and a public input.
 pub fn setup(
     model: &QuantizedModel,
     srs: &Srs,
     progress: &Progress,
 ) -> Result<SetupOutput, ProverError> {
+    setup_visible(model, srs, Visibility::default(), progress)
+}
+
+/// Keys with `visibility`. With private weights the keys hold no weight:
+/// every model of the same architecture and lane widths gets the same keys.
+pub fn setup_visible(
+    model: &QuantizedModel,
+    srs: &Srs,
+    visibility: Visibility,
+    progress: &Progress,
+) -> Result<SetupOutput, ProverError> {
     let start = Instant::now();
-    let (vk, circuit, layout) = verifying_key(model, srs, progress)?;
+    let (vk, circuit, layout) = verifying_key(model, srs, visibility, progress)?;
     progress.stage("generating the proving key");
     let pk = keygen_pk(&vk.params, vk.vk.clone(), &circuit)
         .map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
@@ -74,15 +86,25 @@ pub fn setup(
 /// The verifying key alone, without the (much larger, slower) proving
 /// key: enough to generate and deploy a model's verifier contract.
 pub fn setup_vk(model: &QuantizedModel, srs: &Srs) -> Result<VerifyingKeyFile, ProverError> {
-    verifying_key(model, srs, &Progress::hidden()).map(|(vk, _, _)| vk)
+    setup_vk_visible(model, srs, Visibility::default())
+}
+
+/// [`setup_vk`] with `visibility`.
+pub fn setup_vk_visible(
+    model: &QuantizedModel,
+    srs: &Srs,
+    visibility: Visibility,
+) -> Result<VerifyingKeyFile, ProverError> {
+    verifying_key(model, srs, visibility, &Progress::hidden()).map(|(vk, _, _)| vk)
 }
 
 fn verifying_key(
     model: &QuantizedModel,
     srs: &Srs,
+    visibility: Visibility,
     progress: &Progress,
 ) -> Result<(VerifyingKeyFile, ModelCircuit, Layout), ProverError> {
-    let mut layout = plan(model)?;
+    let mut layout = plan_visible(model, visibility)?;
     if srs.params.k() < layout.k {
         return Err(ProverError::SrsTooSmall {
             srs_k: srs.params.k(),
@@ -95,7 +117,7 @@ fn verifying_key(
     } else {
         srs.downsized(layout.k).params
     };
-    let circuit = ModelCircuit::for_keygen(Arc::new(model.clone()))?;
+    let circuit = ModelCircuit::for_keygen_visible(Arc::new(model.clone()), visibility)?;
     progress.stage("generating the verifying key");
     // Compressed selectors: fewer fixed columns, so a smaller vk and EVM verifier.
     let vk = keygen_vk_custom(&params, &circuit, true)

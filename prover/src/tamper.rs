@@ -27,9 +27,10 @@ pub fn bump_instance(p: &ProofFile, index: usize) -> ProofFile {
     q
 }
 
-/// The first public input changed.
+/// The first instance that carries the input changed (a word, or the
+/// input commitment).
 pub fn change_input(p: &ProofFile) -> ProofFile {
-    bump_instance(p, 0)
+    bump_instance(p, p.public_layout().input_start())
 }
 
 /// The last public output changed.

@@ -9,11 +9,13 @@ use halo2_proofs::{
     },
     transcript::TranscriptReadBuffer,
 };
-use halo2curves::bn256::{Bn256, G1Affine};
+use halo2curves::bn256::{Bn256, Fr, G1Affine};
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 
+use zkinfer_circuits::public::PublicInput;
+
 use crate::error::ProverError;
-use crate::keys::KeyHeader;
+use crate::keys::{fr_to_hex, KeyHeader};
 use crate::proof_file::ProofFile;
 
 /// What verification needs from a key file (borrowed, so a proving key file
@@ -28,7 +30,11 @@ pub struct VerifierView<'a> {
 /// checks come first only to explain a mismatch; soundness rests on the
 /// cryptographic check, which always runs.
 pub fn verify(key: &VerifierView<'_>, proof: &ProofFile) -> Result<(), ProverError> {
-    if proof.model_id != key.header.model_id {
+    // With private weights the key is shared by every model of its
+    // architecture: the model is the commitment the proof carries, which
+    // `verify_commitment` compares with the one a caller expects.
+    let private = key.header.circuit.private_weights();
+    if !private && proof.model_id != key.header.model_id {
         return Err(ProverError::WrongModel {
             proof_model: proof.model_id.clone(),
             key_model: key.header.model_id.clone(),
@@ -50,6 +56,12 @@ pub fn verify(key: &VerifierView<'_>, proof: &ProofFile) -> Result<(), ProverErr
         )));
     }
     let instances = proof.instance_values()?;
+    if private && proof.model_commitment()?.map(|c| fr_to_hex(&c)) != Some(proof.model_id.clone()) {
+        return Err(ProverError::BadProofFile(format!(
+            "its model id {} is not the model commitment its first instance carries",
+            proof.model_id
+        )));
+    }
     if instances.len() != key.header.num_instances {
         return Err(ProverError::InstanceCount {
             got: instances.len(),
@@ -75,5 +87,40 @@ pub fn verify(key: &VerifierView<'_>, proof: &ProofFile) -> Result<(), ProverErr
         Ok(())
     } else {
         Err(ProverError::Invalid)
+    }
+}
+
+/// Ok when `proof` carries `expected` as its model commitment (private
+/// weights): together with [`verify`], the output came from the weights the
+/// creator committed to. A fixed-weights proof has no commitment: its model
+/// is its key.
+pub fn verify_commitment(proof: &ProofFile, expected: &Fr) -> Result<(), ProverError> {
+    match proof.model_commitment()? {
+        None => Err(ProverError::BadInput(
+            "the proof is for a model with fixed weights: it carries no model commitment (its \
+             verifying key is the model; compare vk ids with `zkinfer vk-id`)"
+                .into(),
+        )),
+        Some(c) if c == *expected => Ok(()),
+        Some(c) => Err(ProverError::WrongCommitment {
+            proof: fr_to_hex(&c),
+            expected: fr_to_hex(expected),
+        }),
+    }
+}
+
+/// Ok when `proof` carries `expected` as its input commitment (hashed
+/// input): the proof is about the input whose commitment a requester holds.
+pub fn verify_input_commitment(proof: &ProofFile, expected: &Fr) -> Result<(), ProverError> {
+    match proof.public_values()?.input {
+        PublicInput::Values(_) => Err(ProverError::BadInput(
+            "the proof's input is public, not hashed: compare its input values instead".into(),
+        )),
+        PublicInput::Commitment(c) if c == *expected => Ok(()),
+        PublicInput::Commitment(c) => Err(ProverError::BadInput(format!(
+            "the proof is about the input with commitment {}, not {}",
+            fr_to_hex(&c),
+            fr_to_hex(expected)
+        ))),
     }
 }

@@ -12,5 +12,6 @@ mod node;
 mod onchain;
 mod pinned;
 mod pipeline;
+mod private;
 mod ptau;
 mod transformer;

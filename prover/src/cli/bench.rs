@@ -1,9 +1,12 @@
 use crate::bundled::{self, BundledModel};
+use crate::commit::model_commitment;
 use crate::keys::VerifyingKeyFile;
 use crate::onchain::{run_market_flow, verifier_figures, OnchainFigures};
-use crate::pipeline::{print_figures, run_bundled};
+use crate::pipeline::{print_figures, run_bundled, run_bundled_visible, RunFigures};
 use crate::progress::Progress;
+use crate::verify::verify_commitment;
 use clap::Args as ClapArgs;
+use zkinfer_circuits::{InputVisibility, Visibility, WeightVisibility};
 use zkinfer_gpu::{Backend, BackendChoice};
 
 use super::CliResult;
@@ -28,6 +31,11 @@ pub struct Args {
     /// the embedded EVM), which need Node.js for solc-js.
     #[arg(long)]
     no_evm: bool,
+    /// Also prove each model with private weights and print what they cost
+    /// against fixed weights: prove time, peak memory, and the share of the
+    /// gate rows spent on the commitment.
+    #[arg(long)]
+    private: bool,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -52,6 +60,7 @@ pub fn run(a: Args) -> CliResult {
     let tmp = tempfile::tempdir()?;
     let mut figures = Vec::new();
     let mut onchain = Vec::new();
+    let mut privates = Vec::new();
     for m in models {
         let progress = Progress::spinner(m.name);
         let run = run_bundled(m, &tmp.path().join(m.name), backend, &progress)?;
@@ -75,6 +84,13 @@ pub fn run(a: Args) -> CliResult {
             );
             onchain.push((m.name, public, figures, note));
         }
+        if a.private {
+            progress.stage("private weights");
+            let dir = tmp.path().join(format!("{}-private", m.name));
+            let private = run_bundled_visible(m, &dir, backend, PRIVATE, &progress)?;
+            verify_commitment(&private.proof, &model_commitment(&private.model))?;
+            privates.push((run.figures.clone(), private.figures));
+        }
         progress.finish();
         figures.push(run.figures);
     }
@@ -87,7 +103,52 @@ pub fn run(a: Args) -> CliResult {
         );
         print_onchain(&onchain);
     }
+    if !privates.is_empty() {
+        println!(
+            "\nprivate weights (the key holds none; the proof carries the Poseidon model commitment) \
+             against fixed weights; hashing: the share of gate rows spent loading, packing and \
+             hashing the weights"
+        );
+        print_private(&privates);
+    }
     Ok(0)
+}
+
+const PRIVATE: Visibility = Visibility {
+    weights: WeightVisibility::Private,
+    input: InputVisibility::Public,
+};
+
+fn print_private(rows: &[(RunFigures, RunFigures)]) {
+    use crate::measure::human_bytes;
+    let mem = |b: Option<u64>| b.map_or("n/a".to_string(), human_bytes);
+    println!(
+        "{:<12} {:>8} {:>10} {:>10} {:>7} {:>11} {:>11} {:>10} {:>8}",
+        "model",
+        "k",
+        "fixed s",
+        "private s",
+        "ratio",
+        "fixed mem",
+        "private mem",
+        "gate rows",
+        "hashing"
+    );
+    for (fixed, private) in rows {
+        let l = &private.layout;
+        println!(
+            "{:<12} {:>8} {:>10.2} {:>10.2} {:>6.2}x {:>11} {:>11} {:>10} {:>7.1}%",
+            fixed.model,
+            format!("{}/{}", fixed.layout.k, l.k),
+            fixed.prove.as_secs_f64(),
+            private.prove.as_secs_f64(),
+            private.prove.as_secs_f64() / fixed.prove.as_secs_f64(),
+            mem(fixed.prove_peak_rss),
+            mem(private.prove_peak_rss),
+            l.gate_rows,
+            100.0 * l.hashing_rows as f64 / l.gate_rows.max(1) as f64
+        );
+    }
 }
 
 fn print_onchain(rows: &[(&str, String, OnchainFigures, Option<String>)]) {

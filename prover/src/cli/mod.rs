@@ -3,6 +3,7 @@
 
 mod bench;
 mod chain;
+mod commit;
 mod demo;
 mod evm;
 mod market;
@@ -11,6 +12,7 @@ mod quantize;
 mod setup;
 mod srs;
 mod verify;
+mod visibility;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +50,12 @@ enum Command {
     Prove(prove::Args),
     /// Check a proof against a verifying key. Exit code 0 only for a valid proof.
     Verify(verify::Args),
+    /// Print the model commitment of a .zkq: what a creator with private weights publishes and registers.
+    Commit(commit::CommitArgs),
+    /// Print the input commitment of an input: what a request to a model with a hashed input carries.
+    CommitInput(commit::CommitInputArgs),
+    /// Print a verifying key's id, read from a key file or rebuilt from a .zkq and an SRS.
+    VkId(commit::VkIdArgs),
     /// Everything above on a bundled model, in one command.
     Demo(demo::Args),
     /// Measure setup, prove and verify on the bundled models and print the figures.
@@ -77,6 +85,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Setup(a) => setup::run(a),
         Command::Prove(a) => prove::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Commit(a) => commit::commit(a),
+        Command::CommitInput(a) => commit::commit_input(a),
+        Command::VkId(a) => commit::vk_id(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Split(a) => chain::split(a),

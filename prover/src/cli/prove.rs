@@ -1,12 +1,13 @@
 use std::path::PathBuf;
 
-use crate::keys::ProvingKeyFile;
+use crate::keys::{fr_to_hex, ProvingKeyFile};
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
 use crate::prove::prove;
 use crate::report::print_outputs;
 use crate::srs::insecure_warning;
 use clap::Args as ClapArgs;
+use zkinfer_circuits::public::PublicInput;
 use zkinfer_gpu::{Backend, BackendChoice};
 use zkinfer_quantizer::excursions::table_excursions;
 use zkinfer_quantizer::{infer, inputs, reference::FloatReference, QuantizedModel};
@@ -32,6 +33,10 @@ pub struct Args {
     /// auto (GPU if built with CUDA and present, else CPU), cpu or cuda.
     #[arg(long, default_value = "auto")]
     backend: String,
+    /// public or hashed: a check that the proving key was set up so (the
+    /// choice is made at `zkinfer setup`, the circuits differ).
+    #[arg(long = "input-visibility")]
+    input_visibility: Option<String>,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -53,6 +58,16 @@ pub fn run(a: Args) -> CliResult {
     let loading = Progress::spinner("prove");
     loading.stage("loading the proving key");
     let pk = ProvingKeyFile::load(&a.pk)?;
+    if let Some(want) = &a.input_visibility {
+        let have = pk.header.circuit.input.to_string();
+        if *want != have {
+            return Err(format!(
+                "the proving key was set up with a {have} input, not {want}: run `zkinfer setup \
+                 --input-visibility {want}` for that"
+            )
+            .into());
+        }
+    }
     if pk.header.srs_insecure {
         eprintln!("{}", insecure_warning());
     }
@@ -75,5 +90,11 @@ pub fn run(a: Args) -> CliResult {
         out.proof.instances.len(),
         a.output.display()
     );
+    if let Some(c) = out.proof.model_commitment()? {
+        println!("model commitment {}", fr_to_hex(&c));
+    }
+    if let PublicInput::Commitment(c) = out.proof.public_values()?.input {
+        println!("input commitment {}", fr_to_hex(&c));
+    }
     Ok(0)
 }

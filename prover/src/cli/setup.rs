@@ -2,10 +2,10 @@ use std::path::PathBuf;
 
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
-use crate::setup::{estimated_memory_bytes, estimated_seconds, setup, write_keys};
+use crate::setup::{estimated_memory_bytes, estimated_seconds, setup_visible, write_keys};
 use crate::srs::{insecure_warning, Srs};
 use clap::Args as ClapArgs;
-use zkinfer_circuits::plan;
+use zkinfer_circuits::plan_visible;
 use zkinfer_quantizer::QuantizedModel;
 
 use super::CliResult;
@@ -20,12 +20,21 @@ pub struct Args {
     /// Directory for `pk`, `vk` and `settings.json`.
     #[arg(short, long, default_value = "keys")]
     output: PathBuf,
+    #[command(flatten)]
+    visibility: super::visibility::VisibilityArgs,
 }
 
 pub fn run(a: Args) -> CliResult {
     let model = QuantizedModel::load(&a.model)?;
-    let layout = plan(&model)?;
-    println!("model {} (id {})", model.name, &model.id()[..16]);
+    let visibility = a.visibility.get()?;
+    let layout = plan_visible(&model, visibility)?;
+    println!(
+        "model {} (id {}), {} weights, {} input",
+        model.name,
+        &model.id()[..16],
+        visibility.weights,
+        visibility.input
+    );
     println!("{layout}");
     let (setup_s, prove_s) = estimated_seconds(&layout);
     println!(
@@ -38,7 +47,7 @@ pub fn run(a: Args) -> CliResult {
     }
     reset_peak_rss();
     let progress = Progress::spinner("setup");
-    let out = setup(&model, &srs, &progress)?;
+    let out = setup_visible(&model, &srs, visibility, &progress)?;
     progress.stage("writing keys");
     write_keys(&out, &a.output)?;
     progress.finish();
@@ -49,5 +58,11 @@ pub fn run(a: Args) -> CliResult {
         a.output.display(),
         &out.vk.header.vk_id[..16]
     );
+    if out.vk.header.circuit.private_weights() {
+        println!(
+            "the keys hold no weight; every proof carries the model commitment {} (`zkinfer commit`)",
+            out.vk.header.model_id
+        );
+    }
     Ok(0)
 }

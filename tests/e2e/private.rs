@@ -1,0 +1,203 @@
+//! Private weights and hashed inputs through the CLI: `commit`,
+//! `setup --weights private`, `prove`, `verify --commitment`,
+//! `commit-input`, `verify --input-commitment`, on the bundled MLP and a
+//! copy of it with one weight changed.
+
+use std::path::{Path, PathBuf};
+
+use zkinfer_prover::bundled;
+use zkinfer_prover::keys::{fr_to_hex, VerifyingKeyFile};
+use zkinfer_prover::pipeline::quantize_bundled;
+use zkinfer_prover::proof_file::ProofFile;
+use zkinfer_quantizer::{Op, QuantizedModel};
+
+use crate::common::{path_str, zkinfer};
+
+fn step(args: &[&str]) {
+    let (code, msg) = zkinfer(args);
+    assert_eq!(code, 0, "zkinfer {args:?}: {msg}");
+}
+
+/// The bundled MLP and a copy with one weight changed, saved in `dir`.
+fn two_models(dir: &Path) -> (PathBuf, PathBuf) {
+    let model = quantize_bundled(&bundled::MLP).unwrap();
+    let mut other = model.clone();
+    for node in &mut other.nodes {
+        if let Op::Linear { weight, .. } = &mut node.op {
+            weight[3] += 1;
+            break;
+        }
+    }
+    let (a, b) = (dir.join("a.zkq"), dir.join("b.zkq"));
+    model.save(&a).unwrap();
+    other.save(&b).unwrap();
+    (a, b)
+}
+
+fn setup(dir: &Path, zkq: &Path, srs: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let keys = dir.join(name);
+    let mut args = vec![
+        "setup",
+        path_str(zkq),
+        "--srs",
+        path_str(srs),
+        "-o",
+        path_str(&keys),
+    ];
+    args.extend_from_slice(flags);
+    step(&args);
+    keys
+}
+
+fn prove(dir: &Path, zkq: &Path, keys: &Path, name: &str) -> PathBuf {
+    let proof = dir.join(name);
+    let input = dir.join("input.json");
+    std::fs::write(&input, bundled::MLP.input).unwrap();
+    step(&[
+        "prove",
+        path_str(zkq),
+        "--pk",
+        path_str(&keys.join("pk")),
+        "--input",
+        path_str(&input),
+        "-o",
+        path_str(&proof),
+    ]);
+    proof
+}
+
+fn verify(keys: &Path, proof: &Path, extra: &[&str]) -> u8 {
+    let vk = keys.join("vk");
+    let mut args = vec!["verify", "--vk", path_str(&vk), path_str(proof)];
+    args.extend_from_slice(extra);
+    zkinfer(&args).0
+}
+
+#[test]
+fn private_weights_bind_the_published_commitment_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, b) = two_models(d);
+    let commitment = |zkq: &Path| {
+        fr_to_hex(&zkinfer_prover::commit::model_commitment(
+            &QuantizedModel::load(zkq).unwrap(),
+        ))
+    };
+    let (ca, cb) = (commitment(&a), commitment(&b));
+    assert_ne!(ca, cb, "one weight apart, the commitments differ");
+    assert_eq!(zkinfer(&["commit", path_str(&a)]).0, 0);
+
+    let srs = d.join("srs");
+    step(&[
+        "srs",
+        "dev",
+        "--k",
+        "12",
+        "--seed",
+        "5",
+        "-o",
+        path_str(&srs),
+    ]);
+    let private = ["--weights", "private"];
+    let keys_a = setup(d, &a, &srs, "keys_a", &private);
+    let keys_b = setup(d, &b, &srs, "keys_b", &private);
+    // The keys hold no weight: both models get the same verifying key.
+    let vk = |keys: &Path| VerifyingKeyFile::load(&keys.join("vk")).unwrap().header;
+    assert_eq!(vk(&keys_a).vk_id, vk(&keys_b).vk_id);
+    assert_eq!(vk(&keys_a).model_id, ca);
+
+    let proof_a = prove(d, &a, &keys_a, "a.json");
+    let file = ProofFile::load(&proof_a).unwrap();
+    assert_eq!(file.model_id, ca);
+    assert_eq!(
+        file.model_commitment().unwrap().map(|c| fr_to_hex(&c)),
+        Some(ca.clone())
+    );
+    assert_eq!(verify(&keys_a, &proof_a, &[]), 0);
+    assert_eq!(verify(&keys_a, &proof_a, &["--commitment", &ca]), 0);
+    assert_eq!(verify(&keys_a, &proof_a, &["--commitment", &cb]), 1);
+    // The prover of the changed model gets a valid proof of *its* weights
+    // (the shared key), which the registered commitment refuses.
+    let proof_b = prove(d, &b, &keys_a, "b.json");
+    assert_eq!(verify(&keys_a, &proof_b, &["--commitment", &cb]), 0);
+    assert_eq!(verify(&keys_a, &proof_b, &["--commitment", &ca]), 1);
+    // Claiming the registered commitment in the file breaks the proof.
+    let mut forged = ProofFile::load(&proof_b).unwrap();
+    forged.instances[0] = file.instances[0].clone();
+    forged.model_id = ca.clone();
+    let forged_path = d.join("forged.json");
+    forged.save(&forged_path).unwrap();
+    assert_eq!(verify(&keys_a, &forged_path, &["--commitment", &ca]), 1);
+    // A fixed-weights key is still its model.
+    let keys_fixed = setup(d, &a, &srs, "keys_fixed", &[]);
+    assert_ne!(vk(&keys_fixed).vk_id, vk(&keys_a).vk_id);
+    let proof_fixed = prove(d, &a, &keys_fixed, "fixed.json");
+    assert_eq!(verify(&keys_fixed, &proof_fixed, &["--commitment", &ca]), 1);
+}
+
+#[test]
+fn a_hashed_input_verifies_only_with_its_commitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, _) = two_models(d);
+    let srs = d.join("srs");
+    step(&[
+        "srs",
+        "dev",
+        "--k",
+        "12",
+        "--seed",
+        "6",
+        "-o",
+        path_str(&srs),
+    ]);
+    let keys = setup(
+        d,
+        &a,
+        &srs,
+        "keys",
+        &["--weights", "private", "--input-visibility", "hashed"],
+    );
+    let proof = prove(d, &a, &keys, "p.json");
+    let file = ProofFile::load(&proof).unwrap();
+    // The input is not among the instances: one commitment, then outputs.
+    assert_eq!(
+        file.instances.len(),
+        1 + 1 + file.public_layout().output_words()
+    );
+
+    let model = QuantizedModel::load(&a).unwrap();
+    let input_of = |text: &str| {
+        let path = d.join("in.json");
+        std::fs::write(&path, text).unwrap();
+        let real = zkinfer_quantizer::inputs::load_input(&path).unwrap();
+        let q = zkinfer_quantizer::inputs::quantize_inputs(&model, &real).unwrap();
+        fr_to_hex(&zkinfer_prover::commit::input_commitment(&model, &q).unwrap())
+    };
+    let good = input_of(bundled::MLP.input);
+    let input = d.join("input.json");
+    let (code, _) = zkinfer(&["commit-input", path_str(&input), "--model", path_str(&a)]);
+    assert_eq!(code, 0);
+    assert_eq!(verify(&keys, &proof, &["--input-commitment", &good]), 0);
+    let mut other: serde_json::Value = serde_json::from_str(bundled::MLP.input).unwrap();
+    let first = &mut other["input"][0][0];
+    *first = serde_json::json!(first.as_f64().unwrap() + 0.5);
+    let bad = input_of(&other.to_string());
+    assert_ne!(good, bad);
+    assert_eq!(verify(&keys, &proof, &["--input-commitment", &bad]), 1);
+    // A prove that expects a public input refuses the hashed key.
+    let (code, msg) = zkinfer(&[
+        "prove",
+        path_str(&a),
+        "--pk",
+        path_str(&keys.join("pk")),
+        "--input",
+        path_str(&input),
+        "--input-visibility",
+        "public",
+        "-o",
+        path_str(&d.join("x.json")),
+    ]);
+    assert_eq!(code, 1);
+    assert!(msg.contains("hashed"), "{msg}");
+}
