@@ -6,7 +6,7 @@
 use zkinfer_circuits::public::PublicLayout;
 use zkinfer_verifier_contract::evm::{Evm, EvmError, Outcome};
 use zkinfer_verifier_contract::market::{
-    self, compile_market, input_commitment, Market, Registration,
+    self, compile_market, request_commitment, Market, Registration,
 };
 use zkinfer_verifier_contract::{Address, U256};
 
@@ -176,8 +176,14 @@ pub fn run_market_flow_with(
     fig.market_runtime_bytes = deployed.runtime_size;
     fig.market_deploy_gas = deployed.gas_used;
 
-    let model_id = model_id_bytes(&vk.header.model_id)?;
     let layout = proof.public_layout();
+    let weights_commitment = market_weights_commitment(&layout, &instances)?;
+    // With private weights the vk is shared by every model of the
+    // architecture: the model is its commitment, as in the proof file.
+    let model_id = match weights_commitment {
+        Some(c) => c,
+        None => model_id_bytes(&vk.header.model_id)?,
+    };
     let registration = Registration {
         model_id,
         verifier: verifier_at,
@@ -187,6 +193,8 @@ pub fn run_market_flow_with(
         num_inputs: layout.num_inputs as u32,
         num_outputs: layout.num_outputs as u32,
         lane_bits: market_lane_bits(&layout)?,
+        weights_commitment: weights_commitment.unwrap_or([0; 32]),
+        input_hashed: layout.hashed_input,
         contributors: vec![],
     };
     fig.register_gas = must(
@@ -196,7 +204,7 @@ pub fn run_market_flow_with(
     )?
     .gas_used;
 
-    let commitment = input_commitment(&instances[..layout.input_words()]);
+    let commitment = request_commitment(&instances[layout.input_range()], layout.hashed_input);
     let deadline = evm.timestamp() + 3_600;
     let (out, id) = m
         .request(&mut evm, CONSUMER, model_id, commitment, deadline, fee)
@@ -290,6 +298,22 @@ pub(crate) fn published_values(
     (layout.unpack_outputs(&words)).map_err(|e| ProverError::Evm(format!("published outputs: {e}")))
 }
 
+/// The model commitment a market registers for a proof with `layout` and
+/// `instances` (big-endian, as the contract's `weightsCommitment`): its
+/// first instance with private weights, none with fixed weights.
+pub fn market_weights_commitment(
+    layout: &PublicLayout,
+    instances: &[U256],
+) -> Result<Option<[u8; 32]>, ProverError> {
+    if !layout.model_commitment {
+        return Ok(None);
+    }
+    instances
+        .first()
+        .map(|c| Some(c.to_be_bytes::<32>()))
+        .ok_or_else(|| ProverError::BadProofFile("no instances, so no model commitment".into()))
+}
+
 /// The market's `laneBits` for `layout`: it takes packed values only.
 pub fn market_lane_bits(layout: &PublicLayout) -> Result<u8, ProverError> {
     u8::try_from(layout.lane_bits)
@@ -328,4 +352,63 @@ pub fn model_id_bytes(hex_id: &str) -> Result<[u8; 32], ProverError> {
     bytes
         .try_into()
         .map_err(|_| ProverError::BadKey(format!("model id '{hex_id}' is not 32 bytes")))
+}
+
+#[cfg(test)]
+mod tests {
+    use zkinfer_circuits::{InputVisibility, Visibility, WeightVisibility};
+    use zkinfer_gpu::Backend;
+
+    use super::*;
+    use crate::bundled;
+    use crate::pipeline::run_bundled_visible;
+    use crate::progress::Progress;
+
+    /// The embedded-EVM flow with a proof whose weights are private and
+    /// whose input is hashed: the market registers the proof's commitment,
+    /// the request commits to its input commitment, and the flow pays and
+    /// refuses exactly as with fixed weights and a public input.
+    #[test]
+    fn the_market_flow_takes_private_weights_and_a_hashed_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let visibility = Visibility {
+            weights: WeightVisibility::Private,
+            input: InputVisibility::Hashed,
+        };
+        let run = run_bundled_visible(
+            &bundled::MLP,
+            dir.path(),
+            Backend::Cpu,
+            visibility,
+            &Progress::hidden(),
+        )
+        .unwrap();
+        let layout = run.proof.public_layout();
+        assert!(layout.model_commitment && layout.hashed_input);
+        let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk")).unwrap();
+        let chain = run_market_flow(&vk, &run.proof).unwrap();
+        for r in &chain.rejections {
+            assert!(
+                r.rejected,
+                "{} accepted: {} ({})",
+                r.contract, r.what, r.reason
+            );
+        }
+        let by_market = |what: &str| {
+            let r = chain
+                .rejections
+                .iter()
+                .find(|r| r.contract == "market" && r.what == what);
+            r.map(|r| r.reason.clone()).unwrap_or_default()
+        };
+        assert!(by_market("a public input changed").contains("InputMismatch"));
+        let outputs: Vec<i128> = (run.proof.public_values().unwrap().outputs)
+            .into_iter()
+            .map(i128::from)
+            .collect();
+        assert_eq!(chain.recorded_output, outputs);
+        let royalty = DEMO_FEE_WEI * u128::from(DEMO_ROYALTY_BPS) / 10_000;
+        assert_eq!(chain.creator_paid, U256::from(royalty));
+        assert_eq!(chain.prover_paid, U256::from(DEMO_FEE_WEI - royalty));
+    }
 }

@@ -597,7 +597,7 @@ fn a_transformer_block_is_verified_and_paid_for_on_a_real_node() {
         "fulfill",
     );
     let layout = proof_file.public_layout();
-    let outputs: Vec<U256> = proof_file.instances[layout.input_words()..]
+    let outputs: Vec<U256> = proof_file.instances[layout.output_start()..]
         .iter()
         .map(|s| U256::from_str_radix(s, 10).unwrap())
         .collect();

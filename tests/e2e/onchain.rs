@@ -33,7 +33,7 @@ fn the_market_flow_accepts_the_proof_and_rejects_every_tampered_one() {
         zkinfer_verifier_contract::U256::from(DEMO_FEE_WEI - royalty)
     );
     // The recorded output is the proof's public output, signed.
-    let (_, outputs) = run.proof.public_values().unwrap();
+    let outputs = run.proof.public_values().unwrap().outputs;
     let outputs: Vec<i128> = outputs.into_iter().map(i128::from).collect();
     assert_eq!(chain.recorded_output, outputs);
 }

@@ -127,7 +127,7 @@ fn check_output(run: &CliRun) -> f64 {
 
     // The verifier checks `instances`, not the human-readable `output`: the
     // accuracy claim is about what was proved, decoded from the words.
-    let (_, public) = proof.public_values().unwrap();
+    let public = proof.public_values().unwrap().outputs;
     let expected: Vec<i64> = ints.concat();
     assert_eq!(
         public.len(),
@@ -245,7 +245,7 @@ fn gpt2_block_proof_goes_through_the_market_in_the_evm() {
             r.contract, r.what, r.reason
         );
     }
-    let (_, outputs) = proof.public_values().unwrap();
+    let outputs = proof.public_values().unwrap().outputs;
     let outputs: Vec<i128> = outputs.into_iter().map(i128::from).collect();
     assert_eq!(outputs.len(), 1024);
     assert_eq!(chain.recorded_output, outputs);

@@ -23,7 +23,12 @@ contract ZkinferMarket {
         Refunded
     }
 
-    // Field order packs creator with the small fields into one slot.
+    // Field order packs creator with the small fields into one slot, and
+    // the two layout flags with the verifier: requestInference and fulfill
+    // read the verifier's slot anyway, so a fixed-weight, public-input model
+    // pays no storage read for either feature. weightsPrivate is
+    // weightsCommitment != 0, kept so that only models with private weights
+    // read the commitment's slot.
     struct Model {
         address creator;
         uint16 royaltyBps;
@@ -31,8 +36,11 @@ contract ZkinferMarket {
         uint32 numOutputs;
         uint8 laneBits;
         address verifier;
+        bool weightsPrivate;
+        bool inputHashed;
         address payout;
         uint256 fee;
+        bytes32 weightsCommitment;
     }
 
     // Field order packs requester, deadline and status into one slot.
@@ -96,7 +104,18 @@ contract ZkinferMarket {
     // Events
     // ---------------------------------------------------------------------
 
-    event ModelRegistered(bytes32 indexed modelId, address indexed creator, address verifier, uint256 fee);
+    /// weightsCommitment is zero for a model whose verifier fixes its
+    /// weights; otherwise it is what says which weights the model is, as
+    /// every proof for it must carry it (several models can share one
+    /// verifier).
+    event ModelRegistered(
+        bytes32 indexed modelId,
+        address indexed creator,
+        address verifier,
+        uint256 fee,
+        bytes32 weightsCommitment,
+        bool inputHashed
+    );
     event InferenceRequested(
         uint256 indexed requestId,
         bytes32 indexed modelId,
@@ -138,6 +157,8 @@ contract ZkinferMarket {
     error OutputOutOfRange();
     error OutputNotStored();
     error BadLayout();
+    error ModelMismatch();
+    error BadInputCommitment();
 
     modifier nonReentrant() {
         if (_lock != 1) revert Reentrancy();
@@ -152,6 +173,10 @@ contract ZkinferMarket {
 
     /// @notice Register a model; msg.sender becomes its creator. A model is
     /// immutable once registered, so a request's terms cannot change under it.
+    /// `weightsCommitment`: zero if the verifier's vk fixes the weights,
+    /// else the model commitment every proof must carry as its first
+    /// instance (private weights). `inputHashed`: the proofs carry the
+    /// input as one instance, its commitment, instead of its words.
     function registerModel(
         bytes32 modelId,
         address verifier,
@@ -161,15 +186,21 @@ contract ZkinferMarket {
         uint32 numInputs,
         uint32 numOutputs,
         uint8 laneBits,
-        address[] calldata contributors,
-        uint16[] calldata sharesBps
+        bytes32 weightsCommitment,
+        bool inputHashed,
+        // memory, not calldata: a calldata array takes two stack slots, and
+        // with twelve parameters the legacy code generator runs out of stack.
+        address[] memory contributors,
+        uint16[] memory sharesBps
     ) external {
         // A registered model always has a verifier with code, so a zero
         // verifier field is what "not registered" looks like.
         if (_models[modelId].verifier != address(0)) revert ModelExists();
+        // A commitment >= SCALAR_FIELD is no instance any proof can carry.
         if (
             verifier.code.length == 0 || royaltyBps > BPS || payout == address(0) || numInputs == 0
                 || numOutputs == 0 || laneBits == 0 || laneBits > MAX_LANE_BITS
+                || uint256(weightsCommitment) >= SCALAR_FIELD
         ) revert BadModel();
 
         _setSplit(modelId, contributors, sharesBps);
@@ -181,9 +212,14 @@ contract ZkinferMarket {
         m.numOutputs = numOutputs;
         m.laneBits = laneBits;
         m.verifier = verifier;
+        m.inputHashed = inputHashed;
         m.payout = payout;
         m.fee = fee;
-        emit ModelRegistered(modelId, msg.sender, verifier, fee);
+        if (weightsCommitment != 0) {
+            m.weightsPrivate = true;
+            m.weightsCommitment = weightsCommitment;
+        }
+        emit ModelRegistered(modelId, msg.sender, verifier, fee, weightsCommitment, inputHashed);
     }
 
     // ---------------------------------------------------------------------
@@ -191,7 +227,7 @@ contract ZkinferMarket {
     // ---------------------------------------------------------------------
 
     /// @notice Escrow the model's fee for an inference on the input whose
-    /// input instances hash (see inputCommitment) to `commitment`.
+    /// commitment (see inputCommitment) is `commitment`.
     function requestInference(bytes32 modelId, bytes32 commitment, uint64 deadline)
         external
         payable
@@ -201,6 +237,10 @@ contract ZkinferMarket {
         if (m.verifier == address(0)) revert UnknownModel();
         if (msg.value != m.fee) revert WrongFee();
         if (deadline <= block.timestamp) revert BadDeadline();
+        // A hashed input's commitment is an instance: one >= SCALAR_FIELD
+        // could never be matched, and the fee would be locked until the
+        // deadline for nothing.
+        if (m.inputHashed && uint256(commitment) >= SCALAR_FIELD) revert BadInputCommitment();
 
         requestId = ++requestCount;
         Request storage r = _requests[requestId];
@@ -215,17 +255,22 @@ contract ZkinferMarket {
         emit InferenceRequested(requestId, modelId, msg.sender, commitment, deadline);
     }
 
-    /// @notice The commitment a request makes to its input: keccak256 of the
-    /// proof's input words (the instances that carry the input values), each
-    /// as a 32-byte big-endian word.
+    /// @notice The commitment a request makes to its input, for a model
+    /// whose proofs carry the input words (the instances that carry the
+    /// input values): keccak256 of those words, each as a 32-byte big-endian
+    /// word. For a model registered with `inputHashed`, the commitment is
+    /// instead the proof's input instance itself, the Poseidon commitment to
+    /// the input that `zkinfer commit-input` computes off-chain; this
+    /// function does not compute it.
     function inputCommitment(uint256[] calldata inputs) external pure returns (bytes32) {
         return keccak256(abi.encodePacked(inputs));
     }
 
     /// @notice Fulfil a request with a proof. `instances` are the proof's
-    /// public instances: the words carrying the model's numInputs input
-    /// values, then those carrying its numOutputs output values (see
-    /// README.md). msg.sender is paid as the prover.
+    /// public instances: the model commitment (private weights only), the
+    /// words carrying the model's numInputs input values or, for a hashed
+    /// input, their one commitment, then the words carrying its numOutputs
+    /// output values (see README.md). msg.sender is paid as the prover.
     function fulfill(uint256 requestId, uint256[] calldata instances, bytes calldata proof) external {
         Request storage r = _requests[requestId];
         Status status = r.status;
@@ -300,11 +345,24 @@ contract ZkinferMarket {
             uint16 royaltyBps,
             uint32 numInputs,
             uint32 numOutputs,
-            uint8 laneBits
+            uint8 laneBits,
+            bytes32 weightsCommitment,
+            bool inputHashed
         )
     {
         Model storage m = _models[modelId];
-        return (m.creator, m.verifier, m.payout, m.fee, m.royaltyBps, m.numInputs, m.numOutputs, m.laneBits);
+        return (
+            m.creator,
+            m.verifier,
+            m.payout,
+            m.fee,
+            m.royaltyBps,
+            m.numInputs,
+            m.numOutputs,
+            m.laneBits,
+            m.weightsCommitment,
+            m.inputHashed
+        );
     }
 
     /// @notice A model's royalty split; both empty if it has no contributors
@@ -388,21 +446,34 @@ contract ZkinferMarket {
     // Internals
     // ---------------------------------------------------------------------
 
-    /// @dev Checks the instances' layout and input against model `m` and
-    /// the request's commitment; returns the number of input words.
+    /// @dev Checks the instances' layout, model and input against model
+    /// `m` and the request's commitment; returns the index of the first
+    /// output word.
     function _checkInstances(Model storage m, bytes32 commitment, uint256[] calldata instances)
         private
         view
-        returns (uint256 inWords)
+        returns (uint256 outStart)
     {
         uint256 lanes = WORD_BITS / m.laneBits;
-        inWords = _words(m.numInputs, lanes);
-        if (instances.length != inWords + _words(m.numOutputs, lanes)) revert WrongInstanceCount();
+        bool weightsPrivate = m.weightsPrivate;
+        bool hashed = m.inputHashed;
+        uint256 inStart = weightsPrivate ? 1 : 0;
+        outStart = inStart + (hashed ? 1 : _words(m.numInputs, lanes));
+        if (instances.length != outStart + _words(m.numOutputs, lanes)) revert WrongInstanceCount();
+        // With private weights the verifier accepts a proof for any weights
+        // of the architecture: only this instance says they are the model's.
+        // Exact equality, and the commitment is below SCALAR_FIELD, so an
+        // unreduced copy (C + SCALAR_FIELD) does not pass either.
+        if (weightsPrivate && instances[0] != uint256(m.weightsCommitment)) revert ModelMismatch();
         // Binds the proof to the requester's input, not just to any input.
-        if (keccak256(abi.encodePacked(instances[:inWords])) != commitment) revert InputMismatch();
+        if (hashed) {
+            if (instances[inStart] != uint256(commitment)) revert InputMismatch();
+        } else if (keccak256(abi.encodePacked(instances[inStart:outStart])) != commitment) {
+            revert InputMismatch();
+        }
         // The verifier reduces instances mod SCALAR_FIELD: an unreduced
         // word (word + SCALAR_FIELD) would verify, yet decode to other lanes.
-        for (uint256 i = inWords; i < instances.length; ++i) {
+        for (uint256 i = outStart; i < instances.length; ++i) {
             if (instances[i] >= SCALAR_FIELD) revert OutputOutOfRange();
         }
     }
@@ -435,7 +506,7 @@ contract ZkinferMarket {
 
     /// @dev Validates and stores a model's royalty split (a separate function
     /// only to keep registerModel's stack within the EVM's reach).
-    function _setSplit(bytes32 modelId, address[] calldata contributors, uint16[] calldata sharesBps) private {
+    function _setSplit(bytes32 modelId, address[] memory contributors, uint16[] memory sharesBps) private {
         uint256 n = contributors.length;
         if (n != sharesBps.length || n > MAX_CONTRIBUTORS) revert BadShares();
         if (n == 0) return;

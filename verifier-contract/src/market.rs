@@ -16,7 +16,7 @@ alloy_sol_types::sol! {
     interface IZkinferMarket {
         enum Status { None, Open, Fulfilled, Refunded }
 
-        function registerModel(bytes32 modelId, address verifier, uint256 fee, uint16 royaltyBps, address payout, uint32 numInputs, uint32 numOutputs, uint8 laneBits, address[] contributors, uint16[] sharesBps) external;
+        function registerModel(bytes32 modelId, address verifier, uint256 fee, uint16 royaltyBps, address payout, uint32 numInputs, uint32 numOutputs, uint8 laneBits, bytes32 weightsCommitment, bool inputHashed, address[] contributors, uint16[] sharesBps) external;
         function requestInference(bytes32 modelId, bytes32 commitment, uint64 deadline) external payable returns (uint256 requestId);
         function fulfill(uint256 requestId, uint256[] instances, bytes proof) external;
         function refund(uint256 requestId) external;
@@ -31,7 +31,7 @@ alloy_sol_types::sol! {
         function MAX_CONTRIBUTORS() external view returns (uint256);
         function SCALAR_FIELD() external view returns (uint256);
         function requestCount() external view returns (uint256);
-        function modelOf(bytes32 modelId) external view returns (address creator, address verifier, address payout, uint256 fee, uint16 royaltyBps, uint32 numInputs, uint32 numOutputs, uint8 laneBits);
+        function modelOf(bytes32 modelId) external view returns (address creator, address verifier, address payout, uint256 fee, uint16 royaltyBps, uint32 numInputs, uint32 numOutputs, uint8 laneBits, bytes32 weightsCommitment, bool inputHashed);
         function requestOf(uint256 requestId) external view returns (address requester, bytes32 modelId, bytes32 commitment, uint64 deadline, uint256 fee, uint8 status, address prover);
         function contributorsOf(bytes32 modelId) external view returns (address[] memory, uint16[] memory);
         function inputCommitment(uint256[] inputs) external pure returns (bytes32);
@@ -57,8 +57,10 @@ alloy_sol_types::sol! {
         error OutputOutOfRange();
         error OutputNotStored();
         error BadLayout();
+        error ModelMismatch();
+        error BadInputCommitment();
 
-        event ModelRegistered(bytes32 indexed modelId, address indexed creator, address verifier, uint256 fee);
+        event ModelRegistered(bytes32 indexed modelId, address indexed creator, address verifier, uint256 fee, bytes32 weightsCommitment, bool inputHashed);
         event InferenceRequested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, bytes32 inputCommitment, uint64 deadline);
         event InferenceFulfilled(uint256 indexed requestId, bytes32 indexed modelId, address indexed prover, bytes32 outputHash);
         event InferenceOutputs(uint256 indexed requestId, uint256[] outputs);
@@ -99,6 +101,13 @@ pub struct Registration {
     pub num_outputs: u32,
     /// Width of the lanes the values are packed in (`zkinfer_circuits::public`).
     pub lane_bits: u8,
+    /// Zero: the verifier's vk fixes the weights. Otherwise the model
+    /// commitment (private weights, big-endian, below the scalar field)
+    /// that every proof must carry as its first instance.
+    pub weights_commitment: [u8; 32],
+    /// The proofs carry the input as one instance, its Poseidon
+    /// commitment, which is then also the request's commitment.
+    pub input_hashed: bool,
     /// Contributors and their shares of the royalty (basis points summing to 10,000), or none.
     pub contributors: Vec<(Address, u16)>,
 }
@@ -395,6 +404,8 @@ pub fn register_call(r: &Registration) -> abi::registerModelCall {
         numInputs: r.num_inputs,
         numOutputs: r.num_outputs,
         laneBits: r.lane_bits,
+        weightsCommitment: FixedBytes(r.weights_commitment),
+        inputHashed: r.input_hashed,
         contributors: r.contributors.iter().map(|c| c.0).collect(),
         sharesBps: r.contributors.iter().map(|c| c.1).collect(),
     }
@@ -409,13 +420,30 @@ pub fn fulfill_call(request_id: U256, instances: &[U256], proof: &[u8]) -> abi::
     }
 }
 
-/// The request's input commitment, as the contract computes it:
-/// keccak256 of the input words (the instances carrying the input values)
-/// as consecutive 32-byte words.
+/// The request's input commitment for a model whose proofs carry the input
+/// words, as the contract computes it: keccak256 of the input words (the
+/// instances carrying the input values) as consecutive 32-byte words. For
+/// a hashed-input model the commitment is the proof's one input instance
+/// itself ([`request_commitment`]).
 pub fn input_commitment(inputs: &[U256]) -> [u8; 32] {
     let mut packed = Vec::with_capacity(inputs.len() * 32);
     for x in inputs {
         packed.extend_from_slice(&x.to_be_bytes::<32>());
     }
     revm::primitives::keccak256(&packed).0
+}
+
+/// What a request for a proof with these input instances commits to:
+/// for a hashed input the one instance itself (the Poseidon commitment, a
+/// field element), else [`input_commitment`] of the words.
+///
+/// # Panics
+///
+/// If `hashed` and there is not exactly one input instance.
+pub fn request_commitment(input_instances: &[U256], hashed: bool) -> [u8; 32] {
+    if !hashed {
+        return input_commitment(input_instances);
+    }
+    assert_eq!(input_instances.len(), 1, "a hashed input is one instance");
+    input_instances[0].to_be_bytes::<32>()
 }

@@ -21,7 +21,7 @@ use crate::market::{
 };
 use crate::solc::{self, Compiled, Optimizer};
 use halo2curves::ff::PrimeField;
-use zkinfer_circuits::public::PublicLayout;
+use zkinfer_circuits::public::pack_words;
 
 sol! {
     interface IMockVerifier {
@@ -145,14 +145,7 @@ fn words(values: &[i64]) -> Vec<U256> {
 }
 
 fn words_of(values: &[i64], bits: u8) -> Vec<U256> {
-    let layout = PublicLayout {
-        lane_bits: bits.into(),
-        num_inputs: values.len(),
-        num_outputs: 0,
-    };
-    let packed = layout
-        .pack(values, &[])
-        .expect("test values fit their lanes");
+    let packed = pack_words(values, bits.into()).expect("test values fit their lanes");
     (packed.iter())
         .map(|w| U256::from_le_slice(w.to_repr().as_ref()))
         .collect()
@@ -178,6 +171,39 @@ fn output_fields() -> Vec<U256> {
 
 fn instances(inputs: &[U256], outputs: &[U256]) -> Vec<U256> {
     inputs.iter().chain(outputs).copied().collect()
+}
+
+/// A field element that fills every byte of a word, derived from `tag`:
+/// a check that compared less than the whole instance would miss a change.
+fn element(tag: &str) -> U256 {
+    let x = U256::from_be_bytes(keccak256(tag.as_bytes()).0) % scalar_field();
+    // As the verifier's calldata begins with the first instance, one
+    // starting with a selector of MockVerifier's own would reach that
+    // function rather than its fallback.
+    let head: [u8; 4] = x.to_be_bytes::<32>()[..4].try_into().unwrap();
+    let own = [
+        IMockVerifier::modeCall::SELECTOR,
+        IMockVerifier::setModeCall::SELECTOR,
+    ];
+    assert!(!own.contains(&head), "{tag}: pick another tag");
+    x
+}
+
+/// The model commitment of weights `k` of one architecture (private
+/// weights): what a proof carries as instance 0.
+fn weights(k: u64) -> U256 {
+    element(&format!("weights {k}"))
+}
+
+/// The Poseidon commitment to request `k`'s input, as a hashed-input proof
+/// carries it and `zkinfer commit-input` prints it.
+fn hashed_input(k: u64) -> U256 {
+    element(&format!("input {k}"))
+}
+
+/// `instances` behind the model commitment `c`.
+fn committed(c: U256, instances: &[U256]) -> Vec<U256> {
+    [&[c], instances].concat()
 }
 
 /// What the README's money flow pays for one fulfilled request.
@@ -287,7 +313,19 @@ impl World {
             num_inputs: NUM_INPUTS,
             num_outputs: NUM_OUTPUTS,
             lane_bits: LANE_BITS,
+            weights_commitment: [0; 32],
+            input_hashed: false,
             contributors: contributors.to_vec(),
+        }
+    }
+
+    /// Model `tag` without contributors, with the model commitment
+    /// `weights` (zero: fixed weights) and its input hashed or not.
+    fn layout_registration(&self, tag: u8, weights: U256, input_hashed: bool) -> Registration {
+        Registration {
+            weights_commitment: weights.to_be_bytes(),
+            input_hashed,
+            ..self.registration(tag, &[])
         }
     }
 
@@ -316,6 +354,12 @@ impl World {
 
     /// The consumer requests an inference on `inputs`, deadline TTL from now.
     fn request(&mut self, model: [u8; 32], inputs: &[U256]) -> U256 {
+        self.request_committed(model, input_commitment(inputs))
+    }
+
+    /// The consumer requests an inference on the input with `commitment`
+    /// (a hashed input's Poseidon commitment, say), deadline TTL from now.
+    fn request_committed(&mut self, model: [u8; 32], commitment: [u8; 32]) -> U256 {
         let deadline = self.evm.timestamp() + TTL;
         let (out, id) = self
             .market
@@ -323,7 +367,7 @@ impl World {
                 &mut self.evm,
                 self.consumer,
                 model,
-                input_commitment(inputs),
+                commitment,
                 deadline,
                 wei(FEE),
             )
@@ -864,8 +908,13 @@ fn a_model_cannot_be_registered_twice() {
         ),
         (ROYALTY_BPS, NUM_INPUTS, NUM_OUTPUTS, LANE_BITS)
     );
+    assert_eq!(
+        (original.weightsCommitment.0, original.inputHashed),
+        ([0; 32], false),
+        "fixed weights, input words"
+    );
 
-    let mut hijack = w.registration(1, &[]);
+    let mut hijack = w.layout_registration(1, weights(9), true);
     hijack.payout = w.stranger;
     hijack.fee = wei(1);
     for from in [w.creator, w.stranger] {
@@ -1013,6 +1062,275 @@ fn bad_shares_and_bad_models_are_rejected() {
     w.withdraw_exact(c0, split.contributors[0] + split.contributors[1]);
     assert_eq!(w.credit(c1), U256::ZERO, "a 0 share is paid nothing");
     w.withdraw_exact(w.payout, split.payout);
+}
+
+// -------------------------------------------------------------------------
+// Model commitments (private weights) and hashed inputs
+// -------------------------------------------------------------------------
+
+#[test]
+fn a_proof_for_other_weights_is_refused_with_model_mismatch() {
+    let mut w = World::new();
+    // Only the market's check can refuse: the verifier accepts anything,
+    // as a verifier shared by every model of one architecture would
+    // accept a valid proof for any of their weights.
+    w.set_verifier_mode(MODE_ACCEPT_ALL);
+    let mine = w.layout_registration(1, weights(1), false);
+    let theirs = w.layout_registration(2, weights(2), false);
+    w.register(&mine);
+    w.register(&theirs);
+    let record = w.market.model_of(&mut w.evm, mine.model_id).unwrap();
+    assert_eq!(
+        (
+            U256::from_be_bytes(record.weightsCommitment.0),
+            record.inputHashed
+        ),
+        (weights(1), false)
+    );
+    assert_eq!(record.verifier, w.verifier, "one verifier for both models");
+
+    let id = w.request(mine.model_id, &input(0));
+    let other = w.request(theirs.model_id, &input(0));
+    let before = w.ledger();
+    let body = instances(&input(0), &outputs());
+    for (what, c) in [
+        ("the other model's weights", weights(2)),
+        ("the commitment off by one", weights(1) + U256::from(1)),
+        (
+            "the commitment plus r (unreduced)",
+            weights(1) + scalar_field(),
+        ),
+        ("a zero commitment", U256::ZERO),
+    ] {
+        let out = w.fulfill(id, &committed(c, &body), INVALID_PROOF);
+        assert_rejected::<IZkinferMarket::ModelMismatch>(&mut w, &before, &out, what);
+        assert_eq!(w.status(id), 1, "{what}: still open");
+    }
+    // The right weights for the other model's request, too.
+    let out = w.fulfill(other, &committed(weights(1), &body), INVALID_PROOF);
+    assert_rejected::<IZkinferMarket::ModelMismatch>(&mut w, &before, &out, "mine for theirs");
+    assert_eq!(w.market.output_of(&mut w.evm, id).unwrap(), None);
+
+    let out = w.fulfill(id, &committed(weights(1), &body), INVALID_PROOF);
+    assert!(out.success, "{}", failure_reason(&out));
+    assert_eq!((w.status(id), w.status(other)), (2, 1));
+    assert_eq!(
+        w.market.output_of(&mut w.evm, id).unwrap(),
+        Some(output_fields())
+    );
+    let split = expected_split(FEE, ROYALTY_BPS, &[]);
+    w.withdraw_exact(w.prover, split.prover);
+    w.withdraw_exact(w.payout, split.payout);
+    assert_eq!(w.eth(w.market.address), wei(FEE), "the other escrow stays");
+}
+
+#[test]
+fn a_hashed_input_binds_the_request_by_its_commitment() {
+    let mut w = World::new();
+    w.set_verifier_mode(MODE_ACCEPT_ALL);
+    let reg = w.layout_registration(1, U256::ZERO, true);
+    w.register(&reg);
+    let record = w.market.model_of(&mut w.evm, reg.model_id).unwrap();
+    assert_eq!(
+        (record.weightsCommitment.0, record.inputHashed),
+        ([0; 32], true)
+    );
+
+    let id = w.request_committed(reg.model_id, hashed_input(0).to_be_bytes());
+    let before = w.ledger();
+    // The model's two inputs are one word, so their words take the place
+    // of the commitment with the same instance count.
+    assert_eq!(input(0).len(), 1);
+    for (what, x) in [
+        ("another input's commitment", hashed_input(1)),
+        ("the commitment off by one", hashed_input(0) + U256::from(1)),
+        (
+            "the commitment plus r (unreduced)",
+            hashed_input(0) + scalar_field(),
+        ),
+        ("the input words instead of their commitment", input(0)[0]),
+        (
+            "the keccak commitment of the words",
+            U256::from_be_bytes(input_commitment(&input(0))),
+        ),
+    ] {
+        let out = w.fulfill(id, &instances(&[x], &outputs()), INVALID_PROOF);
+        assert_rejected::<IZkinferMarket::InputMismatch>(&mut w, &before, &out, what);
+        assert_eq!(w.status(id), 1, "{what}: still open");
+    }
+
+    let out = w.fulfill(
+        id,
+        &instances(&[hashed_input(0)], &outputs()),
+        INVALID_PROOF,
+    );
+    assert!(out.success, "{}", failure_reason(&out));
+    let signed = w.market.signed_output_of(&mut w.evm, id).unwrap().unwrap();
+    let want: Vec<i128> = OUTPUT_VALUES.iter().map(|&x| i128::from(x)).collect();
+    assert_eq!(signed, want);
+    let split = expected_split(FEE, ROYALTY_BPS, &[]);
+    w.withdraw_exact(w.prover, split.prover);
+    w.withdraw_exact(w.payout, split.payout);
+    assert_eq!(w.eth(w.market.address), U256::ZERO);
+}
+
+#[test]
+fn a_weights_commitment_outside_the_field_is_refused() {
+    let mut w = World::new();
+    let before = w.ledger();
+    let r = scalar_field();
+    for (what, c) in [
+        ("r", r),
+        ("r + 1", r + U256::from(1)),
+        ("2^256 - 1", U256::MAX),
+    ] {
+        for hashed in [false, true] {
+            let reg = w.layout_registration(1, c, hashed);
+            let out = w.market.register(&mut w.evm, w.creator, &reg).unwrap();
+            assert_rejected::<IZkinferMarket::BadModel>(&mut w, &before, &out, what);
+        }
+    }
+    assert_eq!(
+        w.market.model_of(&mut w.evm, model_id(1)).unwrap().verifier,
+        Address::ZERO,
+        "not registered"
+    );
+    // The largest element is a commitment like any other.
+    let reg = w.layout_registration(1, r - U256::from(1), false);
+    w.register(&reg);
+    let id = w.request(reg.model_id, &input(0));
+    let good = committed(r - U256::from(1), &instances(&input(0), &outputs()));
+    let out = w.fulfill(id, &good, VALID_PROOF);
+    assert!(out.success, "{}", failure_reason(&out));
+}
+
+#[test]
+fn a_hashed_input_commitment_outside_the_field_cannot_be_requested() {
+    let mut w = World::new();
+    let hashed = w.layout_registration(1, weights(1), true);
+    let plain = w.registration(2, &[]);
+    w.register(&hashed);
+    w.register(&plain);
+    let deadline = w.evm.timestamp() + TTL;
+    let before = w.ledger();
+    let r = scalar_field();
+    for (what, c) in [
+        ("r", r),
+        ("r + 1", r + U256::from(1)),
+        ("2^256 - 1", U256::MAX),
+    ] {
+        let (out, id) = w
+            .market
+            .request(
+                &mut w.evm,
+                w.consumer,
+                hashed.model_id,
+                c.to_be_bytes(),
+                deadline,
+                wei(FEE),
+            )
+            .unwrap();
+        assert_eq!(id, None);
+        assert_rejected::<IZkinferMarket::BadInputCommitment>(&mut w, &before, &out, what);
+    }
+    assert_eq!(w.status(U256::from(1)), 0, "no request was made");
+    // A keccak commitment is any 32 bytes: the same value is a fine
+    // commitment to input words.
+    let id = w.request_committed(plain.model_id, U256::MAX.to_be_bytes());
+    assert_eq!((id, w.status(id)), (U256::from(1), 1));
+    let id = w.request_committed(hashed.model_id, (r - U256::from(1)).to_be_bytes());
+    assert_eq!(w.status(id), 1, "r - 1 is an element");
+}
+
+#[test]
+fn the_instance_count_follows_the_registered_layout() {
+    let mut w = World::new();
+    w.set_verifier_mode(MODE_ACCEPT_ALL);
+    // 20 inputs of 16 bits are two words, so a hashed input (one instance)
+    // changes the count.
+    let values: Vec<i64> = (0..20).map(|i| i - 10).collect();
+    let input_words = words(&values);
+    assert_eq!(input_words.len(), 2);
+    let outs = outputs();
+    let c = weights(1);
+    let h = hashed_input(0);
+    /// One registered layout: its honest instances and the request's commitment.
+    struct Case {
+        what: &'static str,
+        weights: U256,
+        hashed: bool,
+        instances: Vec<U256>,
+        commitment: [u8; 32],
+    }
+    let words_commitment = input_commitment(&input_words);
+    let layouts = [
+        Case {
+            what: "fixed weights, input words",
+            weights: U256::ZERO,
+            hashed: false,
+            instances: instances(&input_words, &outs),
+            commitment: words_commitment,
+        },
+        Case {
+            what: "private weights, input words",
+            weights: c,
+            hashed: false,
+            instances: committed(c, &instances(&input_words, &outs)),
+            commitment: words_commitment,
+        },
+        Case {
+            what: "fixed weights, hashed input",
+            weights: U256::ZERO,
+            hashed: true,
+            instances: instances(&[h], &outs),
+            commitment: h.to_be_bytes(),
+        },
+        Case {
+            what: "private weights, hashed input",
+            weights: c,
+            hashed: true,
+            instances: committed(c, &instances(&[h], &outs)),
+            commitment: h.to_be_bytes(),
+        },
+    ];
+    let lens: Vec<usize> = layouts.iter().map(|l| l.instances.len()).collect();
+    assert_eq!(lens, [3, 4, 2, 3]);
+
+    for (tag, case) in layouts.iter().enumerate() {
+        let (what, good) = (case.what, &case.instances);
+        let mut reg = w.layout_registration(tag as u8 + 1, case.weights, case.hashed);
+        reg.num_inputs = values.len() as u32;
+        w.register(&reg);
+        let id = w.request_committed(reg.model_id, case.commitment);
+        let before = w.ledger();
+        let mut longer = good.clone();
+        longer.push(U256::ZERO);
+        let mut wrong: Vec<(String, Vec<U256>)> = vec![
+            ("one instance short".into(), good[..good.len() - 1].to_vec()),
+            ("one instance too many".into(), longer),
+            ("none".into(), vec![]),
+        ];
+        // Every other layout's honest instances, where the count differs.
+        for other in &layouts {
+            if other.instances.len() != good.len() {
+                let label = format!("instances laid out for {}", other.what);
+                wrong.push((label, other.instances.clone()));
+            }
+        }
+        for (how, instances) in &wrong {
+            let out = w.fulfill(id, instances, INVALID_PROOF);
+            let label = format!("{what}: {how}");
+            assert_rejected::<IZkinferMarket::WrongInstanceCount>(&mut w, &before, &out, &label);
+            assert_eq!(w.status(id), 1, "{label}: still open");
+        }
+        let out = w.fulfill(id, good, INVALID_PROOF);
+        assert!(out.success, "{what}: {}", failure_reason(&out));
+        assert_eq!(
+            w.market.output_of(&mut w.evm, id).unwrap(),
+            Some(output_fields()),
+            "{what}"
+        );
+    }
 }
 
 // -------------------------------------------------------------------------
@@ -1286,6 +1604,19 @@ fn the_market_emits_its_events() {
     assert_eq!(
         (e.modelId.0, e.creator, e.verifier, e.fee),
         (reg.model_id, w.creator, w.verifier, wei(FEE))
+    );
+    assert_eq!((e.weightsCommitment.0, e.inputHashed), ([0; 32], false));
+    let private = w.layout_registration(2, weights(1), true);
+    let out = w.market.register(&mut w.evm, w.creator, &private).unwrap();
+    assert!(out.success, "{}", failure_reason(&out));
+    let e = market_event::<IZkinferMarket::ModelRegistered>(&w, &out);
+    assert_eq!(
+        (
+            e.modelId.0,
+            U256::from_be_bytes(e.weightsCommitment.0),
+            e.inputHashed
+        ),
+        (private.model_id, weights(1), true)
     );
 
     w.request(reg.model_id, &input(5));
@@ -1568,10 +1899,13 @@ fn new_abi_items_have_the_documented_selectors() {
             hex::encode(IZkinferMarket::modelOfCall::SELECTOR),
             hex::encode(IZkinferMarket::unpackValuesCall::SELECTOR),
             hex::encode(IZkinferMarket::BadLayout::SELECTOR),
+            hex::encode(IZkinferMarket::ModelMismatch::SELECTOR),
+            hex::encode(IZkinferMarket::BadInputCommitment::SELECTOR),
+            hex::encode(&IZkinferMarket::ModelRegistered::SIGNATURE_HASH.0[..4]),
         ],
         [
-            "d4ea8548", "6e52027a", "e8f79cd9", "278f8b4c", "057ccb3e", "4853aa6b", "248d252c",
-            "a5c781ec"
+            "d4ea8548", "6e52027a", "e8f79cd9", "278f8b4c", "3b9668f5", "4853aa6b", "248d252c",
+            "a5c781ec", "a407e5f7", "f129a083", "0ecbb96f"
         ]
     );
 }

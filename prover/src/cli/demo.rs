@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 
 use crate::bundled;
+use crate::keys::fr_to_hex;
 use crate::keys::VerifyingKeyFile;
-use crate::pipeline::{print_figures, run_bundled};
+use crate::pipeline::{print_figures, run_bundled_visible};
 use crate::progress::Progress;
 use crate::report::print_outputs;
 use crate::srs::insecure_warning;
@@ -25,6 +26,8 @@ pub struct Args {
     /// auto, cpu or cuda.
     #[arg(long, default_value = "auto")]
     backend: String,
+    #[command(flatten)]
+    visibility: super::visibility::VisibilityArgs,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -35,7 +38,8 @@ pub fn run(a: Args) -> CliResult {
     println!("files in {}/\n", a.dir.display());
     eprintln!("{}", insecure_warning());
     let progress = Progress::spinner("demo");
-    let run = run_bundled(bundled, &a.dir, backend, &progress)?;
+    let visibility = a.visibility.get()?;
+    let run = run_bundled_visible(bundled, &a.dir, backend, visibility, &progress)?;
     progress.finish();
 
     println!(
@@ -44,8 +48,19 @@ pub fn run(a: Args) -> CliResult {
         run.artifacts.zkq.display()
     );
     print!("{}", run.report);
-    println!("\n== 2. setup (dev SRS, k = {})", run.figures.layout.k);
+    println!(
+        "\n== 2. setup (dev SRS, k = {}; {} weights, {} input)",
+        run.figures.layout.k, visibility.weights, visibility.input
+    );
     println!("{}", run.figures.layout);
+    if let Some(c) = run.proof.model_commitment()? {
+        println!(
+            "  the keys hold no weight; model commitment {} (`zkinfer commit`), {} of {} gate rows hash it",
+            fr_to_hex(&c),
+            run.figures.layout.hashing_rows,
+            run.figures.layout.gate_rows
+        );
+    }
     println!("\n== 3. prove ({})", run.artifacts.proof.display());
     print_outputs(
         &run.model,
@@ -59,14 +74,26 @@ pub fn run(a: Args) -> CliResult {
     verify(&vk.view(), &run.proof)?;
     println!("  valid proof                     -> accepted");
     let mut all_rejected = true;
-    for (what, bad) in [
+    let mut tampered = vec![];
+    if run.proof.model_commitment()?.is_some() {
+        tampered.push((
+            "the model commitment changed",
+            tamper::bump_instance(&run.proof, 0),
+        ));
+    }
+    let what_input = if run.proof.public_layout().hashed_input {
+        "the input commitment changed"
+    } else {
+        "a public input changed"
+    };
+    for (what, bad) in tampered.into_iter().chain([
         (
             "one proof byte flipped",
             tamper::flip_proof_byte(&run.proof),
         ),
-        ("a public input changed", tamper::change_input(&run.proof)),
+        (what_input, tamper::change_input(&run.proof)),
         ("a public output changed", tamper::change_output(&run.proof)),
-    ] {
+    ]) {
         let rejected = verify(&vk.view(), &bad).is_err();
         all_rejected &= rejected;
         println!(

@@ -10,7 +10,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use zkinfer_circuits::public::PublicLayout;
 use zkinfer_verifier_contract::alloy_sol_types::{SolCall, SolEvent};
 use zkinfer_verifier_contract::market::{
-    compile_market, fulfill_call, input_commitment, register_call, IZkinferMarket as abi,
+    compile_market, fulfill_call, register_call, request_commitment, IZkinferMarket as abi,
     Registration,
 };
 use zkinfer_verifier_contract::rpc::{
@@ -19,7 +19,7 @@ use zkinfer_verifier_contract::rpc::{
 use zkinfer_verifier_contract::{Address, U256};
 
 use crate::evm::{proof_calldata, EvmVerifier};
-use crate::keys::VerifyingKeyFile;
+use crate::keys::{fr_from_hex, VerifyingKeyFile};
 use crate::progress::Progress;
 use crate::proof_file::ProofFile;
 
@@ -32,7 +32,8 @@ pub const PRIVATE_KEY_ENV: &str = "ZKINFER_PRIVATE_KEY";
 pub enum Command {
     /// Deploy a model's verifier contract and, unless --market is given, the market.
     Deploy(DeployArgs),
-    /// Register a model on the market: its id and instance counts come from the vk.
+    /// Register a model on the market: its id, instance counts and layout come from the vk
+    /// (and, with private weights, from --commitment).
     Register(RegisterArgs),
     /// Escrow the model's fee for an inference on one input; prints the request id.
     Request(RequestArgs),
@@ -79,9 +80,14 @@ pub struct RegisterArgs {
     /// The model's verifier contract (from `zkinfer market deploy`).
     #[arg(long, value_parser = parse_address)]
     verifier: Address,
-    /// The model's verifying key: model id and input/output counts.
+    /// The model's verifying key: model id, input/output counts, weights and input visibility.
     #[arg(long)]
     vk: PathBuf,
+    /// The model commitment (0x-hex, from `zkinfer commit`): required when the vk has private
+    /// weights, which many models of one architecture share; it is then also the model's id.
+    /// Refused for a vk with fixed weights (the vk itself is the model).
+    #[arg(long)]
+    commitment: Option<String>,
     /// Fee per inference, in wei.
     #[arg(long, value_parser = parse_wei)]
     fee: U256,
@@ -103,17 +109,20 @@ pub struct RequestArgs {
     node: Node,
     #[arg(long, value_parser = parse_address)]
     market: Address,
-    /// The model id (hex SHA-256 of its .zkq, as in the vk header).
+    /// The model id (hex SHA-256 of its .zkq with fixed weights, its model commitment with
+    /// private weights: the proof file's model_id).
     #[arg(long, value_parser = parse_bytes32)]
     model_id: [u8; 32],
-    /// Commit to the input of this proof file (its input words: the instances carrying its input values).
+    /// Commit to the input of this proof file (the instances carrying its input: its words, or
+    /// for a hashed-input model its commitment).
     #[arg(
         long,
         conflicts_with = "input_commitment",
         required_unless_present = "input_commitment"
     )]
     proof: Option<PathBuf>,
-    /// The input commitment itself: keccak256 of the input field elements as 32-byte words.
+    /// The input commitment itself: for a hashed-input model the Poseidon commitment that
+    /// `zkinfer commit-input` prints; otherwise keccak256 of the input words as 32-byte words.
     #[arg(long, value_parser = parse_bytes32)]
     input_commitment: Option<[u8; 32]>,
     /// Seconds from the latest block until the request may be refunded.
@@ -287,18 +296,49 @@ fn deploy(a: DeployArgs) -> CliResult {
         }
     };
     println!(
-        "next: zkinfer market register --market {market} --verifier {} --vk {} --fee WEI",
+        "next: zkinfer market register --market {market} --verifier {} --vk {} --fee WEI{}",
         v.address,
-        a.vk.display()
+        a.vk.display(),
+        if vk.header.public_layout().model_commitment {
+            " --commitment 0x... (private weights: the model's, from `zkinfer commit`)"
+        } else {
+            ""
+        }
     );
     Ok(0)
 }
 
 fn register(a: RegisterArgs) -> CliResult {
     let vk = VerifyingKeyFile::load(&a.vk)?;
-    let model_id = parse_bytes32(&vk.header.model_id)
-        .map_err(|e| format!("{}: model_id in the header: {e}", a.vk.display()))?;
     let layout = vk.header.public_layout();
+    let weights_commitment = match (layout.model_commitment, &a.commitment) {
+        (true, Some(c)) => Some(field_bytes(c, "--commitment")?),
+        (true, None) => {
+            return Err(format!(
+                "{}: the key has private weights, so it does not say which model this is: \
+                 pass the model's commitment with --commitment 0x... (`zkinfer commit MODEL.zkq` \
+                 prints it)",
+                a.vk.display()
+            )
+            .into())
+        }
+        (false, Some(_)) => {
+            return Err(format!(
+                "{}: the key has fixed weights, so its verifier is the model and takes no \
+                 model commitment: drop --commitment",
+                a.vk.display()
+            )
+            .into())
+        }
+        (false, None) => None,
+    };
+    // With private weights the model is its commitment (the proofs' model
+    // id); with fixed weights, the .zkq's hash in the vk header.
+    let model_id = match weights_commitment {
+        Some(c) => c,
+        None => parse_bytes32(&vk.header.model_id)
+            .map_err(|e| format!("{}: model_id in the header: {e}", a.vk.display()))?,
+    };
     let (num_inputs, num_outputs) = (layout.num_inputs, layout.num_outputs);
     if num_outputs == 0 {
         return Err(format!("{}: the key has no outputs", a.vk.display()).into());
@@ -316,13 +356,17 @@ fn register(a: RegisterArgs) -> CliResult {
         num_inputs: num_inputs as u32,
         num_outputs: num_outputs as u32,
         lane_bits,
+        weights_commitment: weights_commitment.unwrap_or([0; 32]),
+        input_hashed: layout.hashed_input,
         contributors: a.contributors.clone(),
     };
     let r = node.send(a.market, U256::ZERO, register_call(&reg).abi_encode())?;
     println!(
-        "registered model {} ({}) on market {}: verifier {}, fee {} wei, royalty {} bps to {}{}, {} inputs, {} outputs",
-        vk.header.model_id,
+        "registered model 0x{} ({}, {} weights, {} input) on market {}: verifier {}, fee {} wei, royalty {} bps to {}{}, {} inputs, {} outputs",
+        hex::encode(model_id),
         vk.header.model_name,
+        if weights_commitment.is_some() { "private" } else { "fixed" },
+        if layout.hashed_input { "hashed" } else { "public" },
         a.market,
         a.verifier,
         a.fee,
@@ -359,9 +403,25 @@ fn request(a: RequestArgs) -> CliResult {
         .into());
     }
     let commitment = match (&proof, a.input_commitment) {
-        (_, Some(c)) => c,
+        (_, Some(c)) => {
+            // The contract refuses it too (BadInputCommitment), after the
+            // node has charged for the attempt.
+            if model.inputHashed {
+                field_bytes(&format!("0x{}", hex::encode(c)), "--input-commitment").map_err(
+                    |e| {
+                        format!(
+                            "model 0x{} takes a hashed input, whose commitment is a field \
+                             element (`zkinfer commit-input` prints it): {e}",
+                            hex::encode(a.model_id)
+                        )
+                    },
+                )?;
+            }
+            c
+        }
         (Some(p), None) => {
-            if p.model_id != hex::encode(a.model_id) {
+            let proof_model = p.model_id.trim_start_matches("0x").to_ascii_lowercase();
+            if proof_model != hex::encode(a.model_id) {
                 return Err(format!(
                     "the proof is for model {}, not 0x{}",
                     p.model_id,
@@ -381,7 +441,25 @@ fn request(a: RequestArgs) -> CliResult {
                 .into());
             }
             let (instances, _) = proof_calldata(p)?;
-            input_commitment(&instances[..layout.input_words()])
+            let proved = visibility(layout.model_commitment, layout.hashed_input);
+            let registered = visibility(model.weightsCommitment.0 != [0; 32], model.inputHashed);
+            if proved != registered {
+                return Err(format!(
+                    "the proof has {} weights and a {} input, the model is registered with {} weights and a {} input",
+                    proved.0, proved.1, registered.0, registered.1
+                )
+                .into());
+            }
+            crate::onchain::market_weights_commitment(&layout, &instances)?
+                .filter(|c| *c != model.weightsCommitment.0)
+                .map_or(Ok(()), |c| {
+                    Err(format!(
+                        "the proof is for the weights with commitment 0x{}, the model is registered with 0x{}",
+                        hex::encode(c),
+                        hex::encode(model.weightsCommitment)
+                    ))
+                })?;
+            request_commitment(&instances[layout.input_range()], layout.hashed_input)
         }
         (None, None) => unreachable!("clap requires --proof or --input-commitment"),
     };
@@ -485,16 +563,6 @@ fn output(a: OutputArgs) -> CliResult {
             requestId: a.request_id,
         },
     )?;
-    if let Some(vk) = &vk {
-        let model = hex::encode(req.modelId);
-        if req.status == 2 && model != vk.header.model_id {
-            return Err(format!(
-                "request {} is for model {model}, the vk is for model {}",
-                a.request_id, vk.header.model_id
-            )
-            .into());
-        }
-    }
     match req.status {
         0 => {
             return Err(format!(
@@ -519,6 +587,10 @@ fn output(a: OutputArgs) -> CliResult {
             modelId: req.modelId,
         },
     )?;
+    if let Some(vk) = &vk {
+        check_output_key(vk, req.modelId.0, &model)
+            .map_err(|e| format!("request {}: {e}", a.request_id))?;
+    }
     // Outputs too many to store are only in the fulfilment's event; the
     // market vouches for them with matchesOutput.
     let (values, source) =
@@ -549,6 +621,8 @@ fn output(a: OutputArgs) -> CliResult {
                 lane_bits: model.laneBits.into(),
                 num_inputs: model.numInputs as usize,
                 num_outputs: model.numOutputs as usize,
+                model_commitment: model.weightsCommitment.0 != [0; 32],
+                hashed_input: model.inputHashed,
             };
             let values: Vec<String> = crate::onchain::published_values(&layout, &published)?
                 .iter()
@@ -597,6 +671,71 @@ fn parse_address(s: &str) -> Result<Address, String> {
 
 fn parse_wei(s: &str) -> Result<U256, String> {
     U256::from_str_radix(s, 10).map_err(|e| format!("'{s}' is not a decimal number: {e}"))
+}
+
+/// Whether `vk` is a key of the registered model `model_id` (`model`),
+/// whose output scale it then knows. A key with private weights serves
+/// every model of its architecture: it matches a model registered with
+/// private weights and its layout.
+fn check_output_key(
+    vk: &VerifyingKeyFile,
+    model_id: [u8; 32],
+    model: &abi::modelOfReturn,
+) -> Result<(), String> {
+    let layout = vk.header.public_layout();
+    if !layout.model_commitment {
+        let key_model = vk.header.model_id.trim_start_matches("0x");
+        return match key_model.eq_ignore_ascii_case(&hex::encode(model_id)) {
+            true => Ok(()),
+            false => Err(format!(
+                "it is for model 0x{}, the vk is for model {}",
+                hex::encode(model_id),
+                vk.header.model_id
+            )),
+        };
+    }
+    let registered = (
+        model.weightsCommitment.0 != [0; 32],
+        model.inputHashed,
+        model.numInputs as usize,
+        model.numOutputs as usize,
+    );
+    let key = (
+        true,
+        layout.hashed_input,
+        layout.num_inputs,
+        layout.num_outputs,
+    );
+    if registered != key {
+        let (w, i) = visibility(registered.0, registered.1);
+        let (kw, ki) = visibility(key.0, key.1);
+        return Err(format!(
+            "model 0x{} is registered with {w} weights, a {i} input, {} inputs and {} outputs; \
+             the vk has {kw} weights, a {ki} input, {} inputs and {} outputs",
+            hex::encode(model_id),
+            registered.2,
+            registered.3,
+            key.2,
+            key.3
+        ));
+    }
+    Ok(())
+}
+
+/// How a layout's weights and input are named in messages.
+fn visibility(private_weights: bool, hashed_input: bool) -> (&'static str, &'static str) {
+    (
+        if private_weights { "private" } else { "fixed" },
+        if hashed_input { "hashed" } else { "public" },
+    )
+}
+
+/// A 0x-hex field element (a commitment, as `zkinfer commit` prints it) as
+/// the contract's big-endian bytes32.
+fn field_bytes(s: &str, what: &str) -> Result<[u8; 32], String> {
+    let x = fr_from_hex(s, what).map_err(|e| e.to_string())?;
+    let hex = crate::keys::fr_to_hex(&x);
+    parse_bytes32(&hex)
 }
 
 fn parse_bytes32(s: &str) -> Result<[u8; 32], String> {
