@@ -150,6 +150,19 @@ pub fn run_market_flow_with(
     proof: &ProofFile,
     also_refused: Vec<(&'static str, ProofFile)>,
 ) -> Result<OnchainRun, ProverError> {
+    run_market_flow_refusing(vk, proof, also_refused, Vec::new())
+}
+
+/// [`run_market_flow_with`], and `other_weights`: valid proofs under the
+/// same (private-weights, so shared) verifier for models with other
+/// weights. The verifier must accept each, and the market must refuse each
+/// for carrying another model commitment than the registered one.
+pub fn run_market_flow_refusing(
+    vk: &VerifyingKeyFile,
+    proof: &ProofFile,
+    also_refused: Vec<(&'static str, ProofFile)>,
+    other_weights: Vec<(&'static str, ProofFile)>,
+) -> Result<OnchainRun, ProverError> {
     crate::evm::check_proof_matches(vk, proof)?;
     let bad_proofs: Vec<(&'static str, ProofFile)> =
         tampered(proof).into_iter().chain(also_refused).collect();
@@ -169,6 +182,13 @@ pub fn run_market_flow_with(
             rejected: !check.accepted,
             reason: "verifier reverted".into(),
         });
+    }
+    for (what, other) in &other_weights {
+        if !call_verifier(&mut evm, verifier_at, other)?.accepted {
+            return Err(ProverError::Evm(format!(
+                "{what}: the verifier refuses it, so it tests nothing about the market"
+            )));
+        }
     }
 
     let compiled = compile_market().map_err(|e| ProverError::Evm(e.to_string()))?;
@@ -214,7 +234,7 @@ pub fn run_market_flow_with(
 
     // Refused fulfilments first: none may move money or close the request.
     let escrow = evm.balance(m.address);
-    for (what, bad) in &bad_proofs {
+    for (what, bad) in bad_proofs.iter().chain(&other_weights) {
         let (bad_instances, bad_bytes) = proof_calldata(bad)?;
         let out = m
             .fulfill(&mut evm, PROVER, id, &bad_instances, &bad_bytes)

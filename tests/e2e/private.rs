@@ -201,3 +201,48 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
     assert_eq!(code, 1);
     assert!(msg.contains("hashed"), "{msg}");
 }
+
+#[test]
+fn the_market_refuses_a_valid_proof_of_other_weights() {
+    use zkinfer_gpu::Backend;
+    use zkinfer_prover::keys::ProvingKeyFile;
+    use zkinfer_prover::onchain::run_market_flow_refusing;
+    use zkinfer_prover::pipeline::run_bundled_visible;
+    use zkinfer_prover::progress::Progress;
+    use zkinfer_prover::prove::prove;
+
+    let dir = tempfile::tempdir().unwrap();
+    let visibility = zkinfer_circuits::Visibility {
+        weights: zkinfer_circuits::WeightVisibility::Private,
+        input: zkinfer_circuits::InputVisibility::Public,
+    };
+    let hidden = Progress::hidden();
+    let run =
+        run_bundled_visible(&bundled::MLP, dir.path(), Backend::Cpu, visibility, &hidden).unwrap();
+    // The registered model's prover changes one weight and proves with the
+    // shared key: a valid proof, of other weights.
+    let (_, b) = two_models(dir.path());
+    let other = QuantizedModel::load(&b).unwrap();
+    let pk = ProvingKeyFile::load(&run.artifacts.keys.join("pk")).unwrap();
+    let input = zkinfer_quantizer::inputs::load_input(&run.artifacts.input).unwrap();
+    let q = zkinfer_quantizer::inputs::quantize_inputs(&other, &input).unwrap();
+    let forged = prove(&other, &pk, q, Backend::Cpu, &hidden).unwrap().proof;
+    assert_ne!(forged.instances[0], run.proof.instances[0]);
+
+    let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk")).unwrap();
+    let what = "a valid proof of other weights";
+    let chain = run_market_flow_refusing(&vk, &run.proof, vec![], vec![(what, forged)]).unwrap();
+    for r in &chain.rejections {
+        assert!(
+            r.rejected,
+            "{} accepted: {} ({})",
+            r.contract, r.what, r.reason
+        );
+    }
+    let refusal = chain.rejections.iter().find(|r| r.what == what).unwrap();
+    assert!(
+        refusal.reason.contains("ModelMismatch"),
+        "{}",
+        refusal.reason
+    );
+}
