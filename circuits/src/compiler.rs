@@ -1,11 +1,15 @@
 //! `ModelCircuit`: a quantized model as one halo2 circuit.
 //!
-//! Public instances: one instance column holding every model input value
-//! (flattened, in `model.inputs` order) then every output value (in
+//! Public instances: one instance column holding the model commitment
+//! (private weights), every model input value (flattened, in `model.inputs`
+//! order; or, hashed, their commitment) then every output value (in
 //! `model.outputs` order), several to an instance ([`crate::public`]).
-//! The constraint system depends only on [`CircuitParams`]; the weights enter
-//! as fixed-column assignments in `synthesize`, so they are committed in the
-//! verifying key, which is the model's identity.
+//! The constraint system depends only on [`CircuitParams`]. With fixed
+//! weights (the default) the weights enter as fixed-column assignments in
+//! `synthesize`, so they are committed in the verifying key, which is the
+//! model's identity. With private weights they are advice, hashed into the
+//! model commitment that leads the instances ([`crate::commitment`]), and
+//! the key holds none of them.
 
 use std::sync::Arc;
 

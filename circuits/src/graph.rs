@@ -24,6 +24,12 @@
 //! Lookup tables: every pointwise table, softmax exp table and embedding
 //! of the model is loaded once into the pointwise chip's table columns
 //! (identical tables once), before any node is laid out.
+//!
+//! Private weights: before any node, every parameter is assigned as advice
+//! in the lanes of its commitment words, range-checked and hashed
+//! ([`load_private_weights`]); each op then computes with copies of those
+//! cells instead of fixed coefficients, and an embedding becomes an advice
+//! table ([`crate::chips::private_gather`]).
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::Error;

@@ -131,6 +131,14 @@ impl fmt::Display for Layout {
                 self.freivalds_lanes + 1
             )?;
         }
+        if self.hashing_rows > 0 {
+            write!(
+                f,
+                ", {} gate rows hash commitments ({:.0}%)",
+                self.hashing_rows,
+                100.0 * self.hashing_rows as f64 / self.gate_rows.max(1) as f64
+            )?;
+        }
         Ok(())
     }
 }

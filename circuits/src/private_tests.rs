@@ -183,3 +183,35 @@ fn print_commitment_sizes() {
         );
     }
 }
+
+#[test]
+fn hashing_keeps_the_constraint_system_degree() {
+    use halo2_proofs::plonk::ConstraintSystem;
+
+    use crate::config::ModelConfig;
+    use crate::params::CircuitParams;
+
+    let degree = |weights: WeightVisibility, input: InputVisibility| {
+        let params = CircuitParams {
+            nonlinear: true,
+            freivalds_lanes: 2,
+            weights,
+            weight_bits: 16,
+            bias_bits: 24,
+            input,
+            ..crate::testing::params(8, 9)
+        };
+        let mut cs = ConstraintSystem::<Fr>::default();
+        ModelConfig::configure(&mut cs, &params);
+        cs.degree()
+    };
+    let fixed = degree(WeightVisibility::Fixed, InputVisibility::Public);
+    assert_eq!(
+        degree(WeightVisibility::Private, InputVisibility::Hashed),
+        fixed
+    );
+    assert_eq!(
+        degree(WeightVisibility::Fixed, InputVisibility::Hashed),
+        fixed
+    );
+}
