@@ -2,6 +2,7 @@
 //! checks: each must be rejected by `verify`.
 
 use halo2curves::bn256::Fr;
+use zkinfer_quantizer::{Op, QuantizedModel};
 
 use crate::proof_file::{fr_from_decimal, fr_to_decimal, ProofFile};
 
@@ -36,4 +37,18 @@ pub fn change_input(p: &ProofFile) -> ProofFile {
 /// The last public output changed.
 pub fn change_output(p: &ProofFile) -> ProofFile {
     bump_instance(p, p.instances.len() - 1)
+}
+
+/// `model` with its first linear layer's first weight raised by one: another
+/// model with the same architecture (and, for small weights, the same lane
+/// widths), for tests that a proof or a commitment names *these* weights.
+/// `None` for a model without a linear layer.
+pub fn one_weight_changed(model: &QuantizedModel) -> Option<QuantizedModel> {
+    let mut other = model.clone();
+    let weight = other.nodes.iter_mut().find_map(|n| match &mut n.op {
+        Op::Linear { weight, .. } => Some(weight),
+        _ => None,
+    })?;
+    *weight.first_mut()? += 1;
+    Some(other)
 }

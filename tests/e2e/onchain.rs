@@ -106,20 +106,12 @@ fn a_proof_for_another_model_is_refused_in_the_evm() {
     use zkinfer_prover::prove::prove;
     use zkinfer_prover::setup::setup;
     use zkinfer_prover::srs::Srs;
-    use zkinfer_quantizer::{inputs, Op};
+    use zkinfer_quantizer::inputs;
 
     let (_, run) = mlp_run();
     let vk = VerifyingKeyFile::load(&run.artifacts.keys.join("vk")).unwrap();
-    let mut other = run.model.clone();
-    let weight = other
-        .nodes
-        .iter_mut()
-        .find_map(|n| match &mut n.op {
-            Op::Linear { weight, .. } => Some(weight),
-            _ => None,
-        })
-        .expect("the mlp has a linear layer");
-    weight[0] += 1;
+    let other =
+        zkinfer_prover::tamper::one_weight_changed(&run.model).expect("the mlp has a linear layer");
     let srs = Srs::load(&run.artifacts.srs).unwrap();
     let keys = setup(&other, &srs, &Progress::hidden()).unwrap();
     assert_ne!(keys.vk.header.vk_id, vk.header.vk_id);

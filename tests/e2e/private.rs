@@ -9,7 +9,7 @@ use zkinfer_prover::bundled;
 use zkinfer_prover::keys::{fr_to_hex, VerifyingKeyFile};
 use zkinfer_prover::pipeline::quantize_bundled;
 use zkinfer_prover::proof_file::ProofFile;
-use zkinfer_quantizer::{Op, QuantizedModel};
+use zkinfer_quantizer::QuantizedModel;
 
 use crate::common::{path_str, zkinfer};
 
@@ -21,17 +21,27 @@ fn step(args: &[&str]) {
 /// The bundled MLP and a copy with one weight changed, saved in `dir`.
 fn two_models(dir: &Path) -> (PathBuf, PathBuf) {
     let model = quantize_bundled(&bundled::MLP).unwrap();
-    let mut other = model.clone();
-    for node in &mut other.nodes {
-        if let Op::Linear { weight, .. } = &mut node.op {
-            weight[3] += 1;
-            break;
-        }
-    }
+    let other = zkinfer_prover::tamper::one_weight_changed(&model).unwrap();
     let (a, b) = (dir.join("a.zkq"), dir.join("b.zkq"));
     model.save(&a).unwrap();
     other.save(&b).unwrap();
     (a, b)
+}
+
+/// A dev SRS big enough for the bundled MLP with hashing.
+fn dev_srs(dir: &Path, seed: &str) -> PathBuf {
+    let srs = dir.join("srs");
+    step(&[
+        "srs",
+        "dev",
+        "--k",
+        "12",
+        "--seed",
+        seed,
+        "-o",
+        path_str(&srs),
+    ]);
+    srs
 }
 
 fn setup(dir: &Path, zkq: &Path, srs: &Path, name: &str, flags: &[&str]) -> PathBuf {
@@ -87,17 +97,7 @@ fn private_weights_bind_the_published_commitment_and_nothing_else() {
     assert_ne!(ca, cb, "one weight apart, the commitments differ");
     assert_eq!(zkinfer(&["commit", path_str(&a)]).0, 0);
 
-    let srs = d.join("srs");
-    step(&[
-        "srs",
-        "dev",
-        "--k",
-        "12",
-        "--seed",
-        "5",
-        "-o",
-        path_str(&srs),
-    ]);
+    let srs = dev_srs(d, "5");
     let private = ["--weights", "private"];
     let keys_a = setup(d, &a, &srs, "keys_a", &private);
     let keys_b = setup(d, &b, &srs, "keys_b", &private);
@@ -140,17 +140,7 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (a, _) = two_models(d);
-    let srs = d.join("srs");
-    step(&[
-        "srs",
-        "dev",
-        "--k",
-        "12",
-        "--seed",
-        "6",
-        "-o",
-        path_str(&srs),
-    ]);
+    let srs = dev_srs(d, "6");
     let keys = setup(
         d,
         &a,
