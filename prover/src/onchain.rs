@@ -164,8 +164,10 @@ pub fn run_market_flow_refusing(
     other_weights: Vec<(&'static str, ProofFile)>,
 ) -> Result<OnchainRun, ProverError> {
     crate::evm::check_proof_matches(vk, proof)?;
-    let bad_proofs: Vec<(&'static str, ProofFile)> =
-        tampered(proof).into_iter().chain(also_refused).collect();
+    let bad_proofs: Vec<(&'static str, ProofFile)> = tamper::standard(proof)
+        .into_iter()
+        .chain(also_refused)
+        .collect();
     let (instances, proof_bytes) = proof_calldata(proof)?;
     let mut evm = Evm::new();
     let fee = U256::from(DEMO_FEE_WEI);
@@ -357,14 +359,6 @@ fn fr_from_u256(x: U256) -> Option<halo2_proofs::halo2curves::bn256::Fr> {
     Option::from(halo2_proofs::halo2curves::bn256::Fr::from_repr(repr))
 }
 
-fn tampered(proof: &ProofFile) -> [(&'static str, ProofFile); 3] {
-    [
-        ("one proof byte flipped", tamper::flip_proof_byte(proof)),
-        ("a public input changed", tamper::change_input(proof)),
-        ("a public output changed", tamper::change_output(proof)),
-    ]
-}
-
 /// The 32 bytes of a hex model id (SHA-256 of the .zkq).
 pub fn model_id_bytes(hex_id: &str) -> Result<[u8; 32], ProverError> {
     let bytes = hex::decode(hex_id.trim_start_matches("0x"))
@@ -421,7 +415,8 @@ mod tests {
                 .find(|r| r.contract == "market" && r.what == what);
             r.map(|r| r.reason.clone()).unwrap_or_default()
         };
-        assert!(by_market("a public input changed").contains("InputMismatch"));
+        assert!(by_market("the input commitment changed").contains("InputMismatch"));
+        assert!(by_market("the model commitment changed").contains("ModelMismatch"));
         let outputs: Vec<i128> = (run.proof.public_values().unwrap().outputs)
             .into_iter()
             .map(i128::from)

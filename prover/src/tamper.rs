@@ -39,6 +39,26 @@ pub fn change_output(p: &ProofFile) -> ProofFile {
     bump_instance(p, p.instances.len() - 1)
 }
 
+/// Every tampered copy a demo or a flow must see refused, with what was
+/// changed: the model commitment (private weights), one proof byte, the
+/// input (a word, or its commitment), an output.
+pub fn standard(p: &ProofFile) -> Vec<(&'static str, ProofFile)> {
+    let layout = p.public_layout();
+    let mut out = Vec::new();
+    if layout.model_commitment {
+        out.push(("the model commitment changed", bump_instance(p, 0)));
+    }
+    out.push(("one proof byte flipped", flip_proof_byte(p)));
+    let input = if layout.hashed_input {
+        "the input commitment changed"
+    } else {
+        "a public input changed"
+    };
+    out.push((input, change_input(p)));
+    out.push(("a public output changed", change_output(p)));
+    out
+}
+
 /// `model` with its first linear layer's first weight raised by one: another
 /// model with the same architecture (and, for small weights, the same lane
 /// widths), for tests that a proof or a commitment names *these* weights.

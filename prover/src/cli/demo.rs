@@ -74,26 +74,7 @@ pub fn run(a: Args) -> CliResult {
     verify(&vk.view(), &run.proof)?;
     println!("  valid proof                     -> accepted");
     let mut all_rejected = true;
-    let mut tampered = vec![];
-    if run.proof.model_commitment()?.is_some() {
-        tampered.push((
-            "the model commitment changed",
-            tamper::bump_instance(&run.proof, 0),
-        ));
-    }
-    let what_input = if run.proof.public_layout().hashed_input {
-        "the input commitment changed"
-    } else {
-        "a public input changed"
-    };
-    for (what, bad) in tampered.into_iter().chain([
-        (
-            "one proof byte flipped",
-            tamper::flip_proof_byte(&run.proof),
-        ),
-        (what_input, tamper::change_input(&run.proof)),
-        ("a public output changed", tamper::change_output(&run.proof)),
-    ]) {
+    for (what, bad) in tamper::standard(&run.proof) {
         let rejected = verify(&vk.view(), &bad).is_err();
         all_rejected &= rejected;
         println!(
@@ -130,7 +111,7 @@ pub fn run(a: Args) -> CliResult {
     for r in &chain.rejections {
         all_rejected &= r.rejected;
         println!(
-            "  {:<8} {:<27} -> {} ({})",
+            "  {:<8} {:<31} -> {} ({})",
             r.contract,
             r.what,
             if r.rejected {
