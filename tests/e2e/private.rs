@@ -236,3 +236,48 @@ fn the_market_refuses_a_valid_proof_of_other_weights() {
         refusal.reason
     );
 }
+
+/// MockProver of `m` with private weights: the commitment the circuit
+/// computes (instance 0, tied to the Poseidon chip's digest) is the one
+/// `zkinfer commit` prints, and no other verifies.
+fn circuit_commitment_is_commit(m: &bundled::BundledModel) {
+    use halo2_proofs::dev::MockProver;
+    use std::sync::Arc;
+    use zkinfer_circuits::{ModelCircuit, Visibility, WeightVisibility};
+
+    let model = quantize_bundled(m).unwrap();
+    let path = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(path.path(), m.input).unwrap();
+    let input = zkinfer_quantizer::inputs::load_input(path.path()).unwrap();
+    let q = zkinfer_quantizer::inputs::quantize_inputs(&model, &input).unwrap();
+    let visibility = Visibility {
+        weights: WeightVisibility::Private,
+        ..Visibility::default()
+    };
+    let circuit = ModelCircuit::with_inputs_visible(Arc::new(model.clone()), q, visibility).unwrap();
+    let mut instances = circuit.instances();
+    let printed = fr_to_hex(&zkinfer_prover::commit::model_commitment(&model));
+    assert_eq!(fr_to_hex(&instances[0]), printed, "{}", m.name);
+    let k = circuit.layout().k;
+    let run = |i: Vec<_>| MockProver::run(k, &circuit, vec![i]).unwrap().verify();
+    assert_eq!(run(instances.clone()), Ok(()), "{}", m.name);
+    instances[0] += zkinfer_circuits::Fr::one();
+    assert!(run(instances).is_err(), "{}: another commitment verified", m.name);
+}
+
+#[test]
+fn the_circuit_computes_what_commit_prints_for_the_dense_models() {
+    circuit_commitment_is_commit(&bundled::MLP);
+    circuit_commitment_is_commit(&bundled::MNIST_MLP);
+}
+
+/// The transformers take a few minutes in MockProver (k = 18 and 19); the
+/// GPT-2 block runs in CI in the circuits crate, and `zkinfer bench
+/// --private` checks the proofs' commitments of the others.
+#[test]
+#[ignore]
+fn the_circuit_computes_what_commit_prints_for_every_bundled_model() {
+    for m in bundled::ALL {
+        circuit_commitment_is_commit(m);
+    }
+}
