@@ -254,7 +254,8 @@ fn circuit_commitment_is_commit(m: &bundled::BundledModel) {
         weights: WeightVisibility::Private,
         ..Visibility::default()
     };
-    let circuit = ModelCircuit::with_inputs_visible(Arc::new(model.clone()), q, visibility).unwrap();
+    let circuit =
+        ModelCircuit::with_inputs_visible(Arc::new(model.clone()), q, visibility).unwrap();
     let mut instances = circuit.instances();
     let printed = fr_to_hex(&zkinfer_prover::commit::model_commitment(&model));
     assert_eq!(fr_to_hex(&instances[0]), printed, "{}", m.name);
@@ -262,7 +263,11 @@ fn circuit_commitment_is_commit(m: &bundled::BundledModel) {
     let run = |i: Vec<_>| MockProver::run(k, &circuit, vec![i]).unwrap().verify();
     assert_eq!(run(instances.clone()), Ok(()), "{}", m.name);
     instances[0] += zkinfer_circuits::Fr::one();
-    assert!(run(instances).is_err(), "{}: another commitment verified", m.name);
+    assert!(
+        run(instances).is_err(),
+        "{}: another commitment verified",
+        m.name
+    );
 }
 
 #[test]
