@@ -131,6 +131,20 @@ fn private_weights_bind_the_published_commitment_and_nothing_else() {
     // A fixed-weights key is still its model.
     let keys_fixed = setup(d, &a, &srs, "keys_fixed", &[]);
     assert_ne!(vk(&keys_fixed).vk_id, vk(&keys_a).vk_id);
+    // Anyone with the .zkq and the SRS rebuilds the fixed key and compares.
+    let rebuilt = zkinfer_prover::setup::setup_vk(
+        &QuantizedModel::load(&a).unwrap(),
+        &zkinfer_prover::srs::Srs::load(&srs).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rebuilt.header.vk_id, vk(&keys_fixed).vk_id);
+    assert_eq!(
+        zkinfer(&["vk-id", path_str(&a), "--srs", path_str(&srs)]).0,
+        0
+    );
+    let fixed_vk = keys_fixed.join("vk");
+    assert_eq!(zkinfer(&["vk-id", "--vk", path_str(&fixed_vk)]).0, 0);
+    assert_eq!(zkinfer(&["vk-id"]).0, 1, "neither a key nor a model");
     let proof_fixed = prove(d, &a, &keys_fixed, "fixed.json");
     assert_eq!(verify(&keys_fixed, &proof_fixed, &["--commitment", &ca]), 1);
 }
