@@ -26,10 +26,13 @@
 //!
 //! # Input commitment
 //!
-//! `Poseidon(2·2^96 + lane_bits·2^80 + number of words, input words)`, the
-//! input words being exactly those a public input would put among the
-//! instances. It hides the input only as well as the input is hard to
-//! guess: whoever can enumerate the likely inputs can hash each and compare.
+//! `Poseidon(2·2^96 + lane_bits·2^80 + number of words, salt ‖ input words)`,
+//! the input words being exactly those a public input would put among the
+//! instances and the salt a field element the requester chooses and gives
+//! the prover (a private witness of the circuit). With a random salt the
+//! commitment hides the input; with salt 0 it hides the input only as well
+//! as the input is hard to guess (whoever can list the likely inputs can
+//! hash each and compare).
 
 use halo2curves::bn256::Fr;
 use zkinfer_quantizer::{Op, QuantizedModel};
@@ -137,9 +140,10 @@ pub fn input_iv(lane_bits: u32, words: usize) -> Fr {
     fr_from_i128((INPUT_TAG << 96) + (i128::from(lane_bits) << 80) + words as i128)
 }
 
-/// The input commitment over the packed input words.
-pub fn input_commitment(words: &[Fr], lane_bits: u32) -> Fr {
-    poseidon::hash(input_iv(lane_bits, words.len()), words)
+/// The input commitment over the packed input words and `salt`.
+pub fn input_commitment(words: &[Fr], lane_bits: u32, salt: Fr) -> Fr {
+    let message: Vec<Fr> = std::iter::once(salt).chain(words.iter().copied()).collect();
+    poseidon::hash(input_iv(lane_bits, words.len()), &message)
 }
 
 #[cfg(test)]
@@ -168,12 +172,14 @@ mod tests {
     #[test]
     fn input_commitment_changes_with_any_word() {
         let words = [Fr::from(5), Fr::from(7), Fr::from(9)];
-        let base = input_commitment(&words, 16);
+        let salt = Fr::from(11);
+        let base = input_commitment(&words, 16, salt);
         for i in 0..words.len() {
             let mut other = words;
             other[i] += Fr::from(1);
-            assert_ne!(input_commitment(&other, 16), base);
+            assert_ne!(input_commitment(&other, 16, salt), base);
         }
-        assert_ne!(input_commitment(&words[..2], 16), base);
+        assert_ne!(input_commitment(&words[..2], 16, salt), base);
+        assert_ne!(input_commitment(&words, 16, salt + Fr::from(1)), base);
     }
 }

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use halo2curves::bn256::Fr;
 use zkinfer_quantizer::{infer, Op, QuantizedModel};
@@ -41,6 +41,8 @@ struct Witness {
     inputs: Vec<Vec<i64>>,
     outputs: Vec<Vec<i64>>,
     instances: Vec<Fr>,
+    /// The hashed input's salt (zero when not hashed or not salted).
+    salt: Fr,
 }
 
 impl ModelCircuit {
@@ -80,6 +82,17 @@ impl ModelCircuit {
         inputs: Vec<Vec<i64>>,
         visibility: Visibility,
     ) -> Result<Self, CircuitError> {
+        Self::with_inputs_salted(model, inputs, visibility, Fr::zero())
+    }
+
+    /// [`Self::with_inputs_visible`] where a hashed input's commitment
+    /// takes `salt` (a private witness; see [`crate::commitment`]).
+    pub fn with_inputs_salted(
+        model: Arc<QuantizedModel>,
+        inputs: Vec<Vec<i64>>,
+        visibility: Visibility,
+        salt: Fr,
+    ) -> Result<Self, CircuitError> {
         model.validate()?;
         let trace = infer::run(&model, &inputs)?;
         check_witness(&model, &trace)?;
@@ -89,11 +102,13 @@ impl ModelCircuit {
             .map(|&id| trace.tensor(id).to_vec())
             .collect();
         let mut circuit = Self::for_keygen_visible(model, visibility)?;
-        let instances = instances_from(&circuit.model, &circuit.params, &inputs, &outputs)?;
+        let instances =
+            instances_from_salted(&circuit.model, &circuit.params, salt, &inputs, &outputs)?;
         circuit.witness = Some(Arc::new(Witness {
             inputs,
             outputs,
             instances,
+            salt,
         }));
         Ok(circuit)
     }
@@ -114,6 +129,7 @@ impl ModelCircuit {
                 inputs: w.inputs.clone(),
                 outputs: w.outputs.clone(),
                 instances,
+                salt: w.salt,
             }));
         }
         circuit.params = params;
@@ -165,10 +181,26 @@ pub fn instances_from(
     inputs: &[Vec<i64>],
     outputs: &[Vec<i64>],
 ) -> Result<Vec<Fr>, PackError> {
+    instances_from_salted(model, params, Fr::zero(), inputs, outputs)
+}
+
+/// [`instances_from`] where a hashed input's commitment takes `salt`.
+pub fn instances_from_salted(
+    model: &QuantizedModel,
+    params: &CircuitParams,
+    salt: Fr,
+    inputs: &[Vec<i64>],
+    outputs: &[Vec<i64>],
+) -> Result<Vec<Fr>, PackError> {
     let commitment = params
         .private_weights()
         .then(|| crate::commitment::model_commitment(model));
-    PublicLayout::of(model, params).pack(commitment, &inputs.concat(), &outputs.concat())
+    PublicLayout::of(model, params).pack_salted(
+        commitment,
+        salt,
+        &inputs.concat(),
+        &outputs.concat(),
+    )
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -206,7 +238,11 @@ impl Circuit<Fr> for ModelCircuit {
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), Error> {
         let inputs = self.witness.as_ref().map(|w| w.inputs.as_slice());
-        graph::lay_out(&self.model, inputs, &config, &mut layouter).map(|_| ())
+        let salt = self
+            .witness
+            .as_ref()
+            .map_or(Value::unknown(), |w| Value::known(w.salt));
+        graph::lay_out(&self.model, inputs, salt, &config, &mut layouter).map(|_| ())
     }
 }
 
@@ -336,6 +372,7 @@ mod tests {
             inputs: forged.clone(),
             outputs: forged.clone(),
             instances: vec![word, word],
+            salt: Fr::zero(),
         };
         let circuit = ModelCircuit {
             witness: Some(Arc::new(witness)),

@@ -54,6 +54,7 @@ use crate::rows::{LinearShape, Rows};
 pub(crate) fn lay_out(
     model: &QuantizedModel,
     inputs: Option<&[Vec<i64>]>,
+    salt: Value<Fr>,
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fr>,
 ) -> Result<Rows, Error> {
@@ -133,7 +134,7 @@ pub(crate) fn lay_out(
     if let Some(p) = &private {
         layouter.constrain_instance(p.commitment.cell, config.columns.instance, 0);
     }
-    publish(config, layouter, &mut rows, &public_inputs, &outputs)?;
+    publish(config, layouter, &mut rows, &public_inputs, salt, &outputs)?;
 
     if let Some(freivalds) = &config.freivalds {
         layouter.next_phase();
@@ -366,6 +367,7 @@ fn publish(
     layouter: &mut impl Layouter<Fr>,
     rows: &mut Rows,
     inputs: &[QCell],
+    salt: Value<Fr>,
     outputs: &[QCell],
 ) -> Result<(), Error> {
     let instance = config.columns.instance;
@@ -381,7 +383,11 @@ fn publish(
     let mut words = pack.pack(layouter, rows, &config.elementwise, inputs)?;
     if let Some(poseidon) = config.poseidon.as_ref().filter(|_| config.hashed_input) {
         let iv = input_iv(pack.lane_bits(), words.len());
-        words = vec![poseidon.hash(layouter, rows, iv, &words)?];
+        // The salt is a free witness: it only has to be the requester's for
+        // the digest to match the request, and it hides the input.
+        let salt = load_field(config, layouter, rows, salt)?;
+        let message: Vec<FieldCell> = std::iter::once(salt).chain(words).collect();
+        words = vec![poseidon.hash(layouter, rows, iv, &message)?];
     }
     words.extend(pack.pack(layouter, rows, &config.elementwise, outputs)?);
     // After the model commitment, when there is one.
@@ -546,6 +552,24 @@ fn private_linear(
     };
     pending.push(claim);
     Ok(acc)
+}
+
+/// A fresh advice cell holding `value`.
+fn load_field(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fr>,
+    rows: &mut Rows,
+    value: Value<Fr>,
+) -> Result<FieldCell, Error> {
+    let column = config.columns.gate()[0];
+    let row = rows.take_gate(1);
+    layouter.assign_region(
+        || "salt",
+        |mut region| {
+            let cell = region.assign_advice(column, row, value).cell();
+            Ok(FieldCell { cell, value })
+        },
+    )
 }
 
 /// Inputs: fresh advice cells. In a packed circuit they reach the instance

@@ -104,7 +104,7 @@ impl Circuit<Fr> for Probe<'_> {
         config: ModelConfig,
         mut layouter: impl halo2_proofs::circuit::Layouter<Fr>,
     ) -> Result<(), Error> {
-        let rows = graph::lay_out(self.model, None, &config, &mut layouter)?;
+        let rows = graph::lay_out(self.model, None, Value::unknown(), &config, &mut layouter)?;
         *self.rows.borrow_mut() = Some(rows);
         Ok(())
     }

@@ -414,7 +414,8 @@ fn hashing_rows(model: &QuantizedModel, params: &CircuitParams, gate_columns: us
     }
     if params.hashed_input() {
         let layout = PublicLayout::of(model, params);
-        rows += poseidon::rows_needed(layout.input_value_words());
+        // The salt's cell, then the hash of the salt and the words.
+        rows += 1 + poseidon::rows_needed(1 + layout.input_value_words());
     }
     rows
 }

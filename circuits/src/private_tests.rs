@@ -124,7 +124,7 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
         let words = pack_words(&test_inputs(3).concat(), layout.lane_bits).unwrap();
         assert_eq!(
             instances[at],
-            crate::commitment::input_commitment(&words, layout.lane_bits)
+            crate::commitment::input_commitment(&words, layout.lane_bits, Fr::ZERO)
         );
         assert_eq!(mock(&c, instances.clone()), Ok(()));
         // The commitment of another input.
@@ -132,9 +132,29 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
         other_input[0][0] += 1;
         let words = pack_words(&other_input.concat(), layout.lane_bits).unwrap();
         let mut wrong = instances;
-        wrong[at] = crate::commitment::input_commitment(&words, layout.lane_bits);
+        wrong[at] = crate::commitment::input_commitment(&words, layout.lane_bits, Fr::ZERO);
         assert!(mock(&c, wrong).is_err(), "{visibility:?}");
     }
+}
+
+#[test]
+fn a_salted_input_commitment_needs_the_salt() {
+    let model = test_model();
+    let salt = Fr::from(0x5a17);
+    let c =
+        ModelCircuit::with_inputs_salted(Arc::new(model), test_inputs(3), HASHED, salt).unwrap();
+    let layout = c.public_layout();
+    let words = pack_words(&test_inputs(3).concat(), layout.lane_bits).unwrap();
+    let at = layout.input_start();
+    let mut instances = c.instances();
+    assert_eq!(
+        instances[at],
+        crate::commitment::input_commitment(&words, layout.lane_bits, salt)
+    );
+    assert_eq!(mock(&c, instances.clone()), Ok(()));
+    // The same input without the salt is another commitment.
+    instances[at] = crate::commitment::input_commitment(&words, layout.lane_bits, Fr::ZERO);
+    assert!(mock(&c, instances).is_err());
 }
 
 /// MockProver of a bundled transformer with private weights: the circuit's

@@ -207,6 +207,17 @@ impl PublicLayout {
         inputs: &[i64],
         outputs: &[i64],
     ) -> Result<Vec<Fr>, PackError> {
+        self.pack_salted(model_commitment, Fr::ZERO, inputs, outputs)
+    }
+
+    /// [`Self::pack`] where a hashed input's commitment takes `salt`.
+    pub fn pack_salted(
+        &self,
+        model_commitment: Option<Fr>,
+        salt: Fr,
+        inputs: &[i64],
+        outputs: &[i64],
+    ) -> Result<Vec<Fr>, PackError> {
         let count = |got: usize, expected: usize| {
             (got == expected)
                 .then_some(())
@@ -224,6 +235,7 @@ impl PublicLayout {
             out.push(crate::commitment::input_commitment(
                 &input_words,
                 self.lane_bits,
+                salt,
             ));
         } else {
             out.extend(input_words);

@@ -35,11 +35,16 @@ pub fn summary(model: &QuantizedModel) -> CommitmentSummary {
 }
 
 /// The input commitment of already-quantized `inputs` (one vector per model
-/// input): what a proof with a hashed input carries instead of the input.
-pub fn input_commitment(model: &QuantizedModel, inputs: &[Vec<i64>]) -> Result<Fr, ProverError> {
+/// input) with `salt`: what a proof with a hashed input carries instead of
+/// the input.
+pub fn input_commitment(
+    model: &QuantizedModel,
+    inputs: &[Vec<i64>],
+    salt: Fr,
+) -> Result<Fr, ProverError> {
     let bits = model.activation_bits;
     let words = pack_words(&inputs.concat(), bits).map_err(|e| {
         ProverError::BadInput(format!("the input does not fit the model's lanes: {e}"))
     })?;
-    Ok(commitment::input_commitment(&words, bits))
+    Ok(commitment::input_commitment(&words, bits, salt))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use halo2_proofs::transcript::TranscriptWriterBuffer;
-use halo2curves::bn256::G1Affine;
+use halo2curves::bn256::{Fr, G1Affine};
 use rand::rngs::OsRng;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use zkinfer_circuits::ModelCircuit;
@@ -36,6 +36,19 @@ pub fn prove(
     backend: Backend,
     progress: &Progress,
 ) -> Result<ProveOutput, ProverError> {
+    prove_salted(model, pk, inputs, Fr::zero(), backend, progress)
+}
+
+/// [`prove`] where a hashed input's commitment takes `salt` (the
+/// requester's, from `zkinfer commit-input`; ignored for a public input).
+pub fn prove_salted(
+    model: &QuantizedModel,
+    pk: &ProvingKeyFile,
+    inputs: Vec<Vec<i64>>,
+    salt: Fr,
+    backend: Backend,
+    progress: &Progress,
+) -> Result<ProveOutput, ProverError> {
     let visibility = pk.header.circuit.visibility();
     // A private-weights key holds no weight: it proves any model of its
     // architecture, and the proof names the model by its commitment. A
@@ -49,7 +62,8 @@ pub fn prove(
     }
     let start = Instant::now();
     progress.stage("integer inference (witness)");
-    let circuit = ModelCircuit::with_inputs_visible(Arc::new(model.clone()), inputs, visibility)?;
+    let circuit =
+        ModelCircuit::with_inputs_salted(Arc::new(model.clone()), inputs, visibility, salt)?;
     // A key from another zkinfer (before packed public values, say) is for
     // another constraint system: say so rather than fail inside the prover.
     if pk.header.circuit != circuit.params() {

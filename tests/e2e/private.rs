@@ -60,19 +60,26 @@ fn setup(dir: &Path, zkq: &Path, srs: &Path, name: &str, flags: &[&str]) -> Path
 }
 
 fn prove(dir: &Path, zkq: &Path, keys: &Path, name: &str) -> PathBuf {
+    prove_with(dir, zkq, keys, name, &[])
+}
+
+fn prove_with(dir: &Path, zkq: &Path, keys: &Path, name: &str, flags: &[&str]) -> PathBuf {
     let proof = dir.join(name);
     let input = dir.join("input.json");
     std::fs::write(&input, bundled::MLP.input).unwrap();
-    step(&[
+    let pk = keys.join("pk");
+    let mut args = vec![
         "prove",
         path_str(zkq),
         "--pk",
-        path_str(&keys.join("pk")),
+        path_str(&pk),
         "--input",
         path_str(&input),
         "-o",
         path_str(&proof),
-    ]);
+    ];
+    args.extend_from_slice(flags);
+    step(&args);
     proof
 }
 
@@ -171,13 +178,15 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
     );
 
     let model = QuantizedModel::load(&a).unwrap();
-    let input_of = |text: &str| {
+    let salted = |text: &str, salt: u64| {
         let path = d.join("in.json");
         std::fs::write(&path, text).unwrap();
         let real = zkinfer_quantizer::inputs::load_input(&path).unwrap();
         let q = zkinfer_quantizer::inputs::quantize_inputs(&model, &real).unwrap();
-        fr_to_hex(&zkinfer_prover::commit::input_commitment(&model, &q).unwrap())
+        let salt = zkinfer_circuits::Fr::from(salt);
+        fr_to_hex(&zkinfer_prover::commit::input_commitment(&model, &q, salt).unwrap())
     };
+    let input_of = |text: &str| salted(text, 0);
     let good = input_of(bundled::MLP.input);
     let input = d.join("input.json");
     let (code, _) = zkinfer(&["commit-input", path_str(&input), "--model", path_str(&a)]);
@@ -189,6 +198,25 @@ fn a_hashed_input_verifies_only_with_its_commitment() {
     let bad = input_of(&other.to_string());
     assert_ne!(good, bad);
     assert_eq!(verify(&keys, &proof, &["--input-commitment", &bad]), 1);
+    // With the requester's salt, the commitment is another one, and only the
+    // prover who has the salt can make a proof that carries it.
+    let with_salt = prove_with(d, &a, &keys, "salted.json", &["--salt", "0x1234"]);
+    let good_salted = salted(bundled::MLP.input, 0x1234);
+    assert_ne!(good_salted, good);
+    assert_eq!(
+        verify(&keys, &with_salt, &["--input-commitment", &good_salted]),
+        0
+    );
+    assert_eq!(verify(&keys, &with_salt, &["--input-commitment", &good]), 1);
+    let (code, _) = zkinfer(&[
+        "commit-input",
+        path_str(&input),
+        "--model",
+        path_str(&a),
+        "--salt",
+        "0x1234",
+    ]);
+    assert_eq!(code, 0);
     // A prove that expects a public input refuses the hashed key.
     let (code, msg) = zkinfer(&[
         "prove",

@@ -7,9 +7,11 @@ use clap::Args as ClapArgs;
 use zkinfer_quantizer::{inputs, QuantizedModel};
 
 use crate::commit::{input_commitment, model_commitment, summary};
-use crate::keys::{fr_to_hex, VerifyingKeyFile};
+use crate::keys::{fr_from_hex, fr_to_hex, VerifyingKeyFile};
 use crate::setup::setup_vk_visible;
 use crate::srs::Srs;
+use halo2curves::bn256::Fr;
+use halo2curves::ff::Field;
 
 use super::visibility::VisibilityArgs;
 use super::CliResult;
@@ -40,17 +42,39 @@ pub struct CommitInputArgs {
     /// The quantized model (.zkq) the input is for: its scale and lane width.
     #[arg(long)]
     model: PathBuf,
+    /// The salt (0x-hex) to commit with; give the prover the same with
+    /// `prove --salt`.
+    #[arg(long, conflicts_with = "random_salt")]
+    salt: Option<String>,
+    /// Draw a random salt and print it: the commitment then hides the input.
+    #[arg(long)]
+    random_salt: bool,
 }
 
 /// Prints the input commitment a request to a hashed-input model carries.
 pub fn commit_input(a: CommitInputArgs) -> CliResult {
     let model = QuantizedModel::load(&a.model)?;
     let q = inputs::quantize_inputs(&model, &inputs::load_input(&a.input)?)?;
-    eprintln!(
-        "note: the commitment hides the input only as well as the input is hard to guess; \
-         anyone who can list the likely inputs can hash each one and compare"
-    );
-    println!("{}", fr_to_hex(&input_commitment(&model, &q)?));
+    let salt = match (&a.salt, a.random_salt) {
+        (Some(s), _) => fr_from_hex(s, "--salt")?,
+        (None, true) => {
+            let salt = Fr::random(rand::rngs::OsRng);
+            eprintln!(
+                "salt {} (give it to the prover with `prove --salt`, and to no one else)",
+                fr_to_hex(&salt)
+            );
+            salt
+        }
+        (None, false) => {
+            eprintln!(
+                "note: without a salt the commitment hides the input only as well as the input \
+                 is hard to guess (anyone who can list the likely inputs can hash each one and \
+                 compare); --random-salt hides it"
+            );
+            Fr::zero()
+        }
+    };
+    println!("{}", fr_to_hex(&input_commitment(&model, &q, salt)?));
     Ok(0)
 }
 

@@ -1,12 +1,13 @@
 use std::path::PathBuf;
 
-use crate::keys::{fr_to_hex, ProvingKeyFile};
+use crate::keys::{fr_from_hex, fr_to_hex, ProvingKeyFile};
 use crate::measure::{human_bytes, peak_rss_human, reset_peak_rss};
 use crate::progress::Progress;
-use crate::prove::prove;
+use crate::prove::prove_salted;
 use crate::report::print_outputs;
 use crate::srs::insecure_warning;
 use clap::Args as ClapArgs;
+use halo2curves::bn256::Fr;
 use zkinfer_circuits::public::PublicInput;
 use zkinfer_gpu::{Backend, BackendChoice};
 use zkinfer_quantizer::excursions::table_excursions;
@@ -37,6 +38,10 @@ pub struct Args {
     /// choice is made at `zkinfer setup`, the circuits differ).
     #[arg(long = "input-visibility")]
     input_visibility: Option<String>,
+    /// The salt of a hashed input's commitment (0x-hex, from the requester's
+    /// `zkinfer commit-input --random-salt`); 0 when absent.
+    #[arg(long)]
+    salt: Option<String>,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -71,7 +76,17 @@ pub fn run(a: Args) -> CliResult {
     if pk.header.srs_insecure {
         eprintln!("{}", insecure_warning());
     }
-    let out = prove(&model, &pk, q_inputs, backend, &loading)?;
+    let salt = match &a.salt {
+        Some(s) if !pk.header.circuit.hashed_input() => {
+            return Err(format!(
+                "--salt {s}: the key's input is public, so there is no input commitment to salt"
+            )
+            .into())
+        }
+        Some(s) => fr_from_hex(s, "--salt")?,
+        None => Fr::zero(),
+    };
+    let out = prove_salted(&model, &pk, q_inputs, salt, backend, &loading)?;
     loading.finish();
     out.proof.save(&a.output)?;
     print_outputs(
