@@ -1,6 +1,7 @@
-//! The commitments a creator publishes and a requester sends: the model
-//! commitment of a `.zkq` and the input commitment of an input
-//! ([`zkinfer_circuits::commitment`]), as the circuit computes them.
+//! The commitments a creator publishes and a requester sends, for the CLI:
+//! what the model commitment covers, and the input commitment of an input
+//! as the user gives it ([`zkinfer_circuits::commitment`] computes both;
+//! the model commitment is its `model_commitment`).
 
 use halo2curves::bn256::Fr;
 use zkinfer_circuits::commitment::{self, ModelParameters};
@@ -8,12 +9,6 @@ use zkinfer_circuits::public::pack_words;
 use zkinfer_quantizer::QuantizedModel;
 
 use crate::error::ProverError;
-
-/// The model commitment: what a proof with private weights carries as its
-/// first instance.
-pub fn model_commitment(model: &QuantizedModel) -> Fr {
-    commitment::model_commitment(model)
-}
 
 /// What the model commitment covers, for the printout of `zkinfer commit`.
 pub struct CommitmentSummary {

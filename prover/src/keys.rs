@@ -78,10 +78,16 @@ pub fn model_identity(model: &QuantizedModel, circuit: &CircuitParams) -> String
 
 /// A field element as 0x-hex, big-endian: how commitments are printed.
 pub fn fr_to_hex(x: &halo2curves::bn256::Fr) -> String {
+    format!("0x{}", hex::encode(fr_to_be_bytes(x)))
+}
+
+/// A field element as 32 big-endian bytes: how a contract reads it.
+pub fn fr_to_be_bytes(x: &halo2curves::bn256::Fr) -> [u8; 32] {
     use halo2curves::ff::PrimeField;
-    let mut bytes = x.to_repr().as_ref().to_vec();
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(x.to_repr().as_ref());
     bytes.reverse();
-    format!("0x{}", hex::encode(bytes))
+    bytes
 }
 
 /// The inverse of [`fr_to_hex`]; `what` names the value in the error.

@@ -14,7 +14,7 @@ use zkinfer_gpu::{create_shplonk_proof, Backend};
 use zkinfer_quantizer::{fixed::dequantize, QuantizedModel};
 
 use crate::error::ProverError;
-use crate::keys::{model_identity, ProvingKeyFile};
+use crate::keys::{fr_to_hex, ProvingKeyFile};
 use crate::progress::Progress;
 use crate::proof_file::{fr_to_decimal, ProofFile, PROOF_FORMAT};
 use crate::verify::verify;
@@ -53,11 +53,11 @@ pub fn prove_salted(
     // A private-weights key holds no weight: it proves any model of its
     // architecture, and the proof names the model by its commitment. A
     // fixed-weights key proves its own model only.
-    let model_id = model_identity(model, &pk.header.circuit);
-    if !pk.header.circuit.private_weights() && pk.header.model_id != model_id {
+    let private = pk.header.circuit.private_weights();
+    if !private && pk.header.model_id != model.id() {
         return Err(ProverError::ModelKeyMismatch {
             key_model: pk.header.model_id.clone(),
-            zkq_model: model_id,
+            zkq_model: model.id(),
         });
     }
     let start = Instant::now();
@@ -76,6 +76,11 @@ pub fn prove_salted(
         )));
     }
     let instances = circuit.instances();
+    // The commitment the circuit's instances already carry.
+    let model_id = match instances.first() {
+        Some(commitment) if private => fr_to_hex(commitment),
+        _ => model.id(),
+    };
     let outputs = circuit.outputs();
     let circuit_layout = circuit.public_layout();
     progress.stage(&format!("proving on {backend}"));

@@ -96,7 +96,7 @@ fn private_weights_bind_the_published_commitment_and_nothing_else() {
     let d = dir.path();
     let (a, b) = two_models(d);
     let commitment = |zkq: &Path| {
-        fr_to_hex(&zkinfer_prover::commit::model_commitment(
+        fr_to_hex(&zkinfer_circuits::commitment::model_commitment(
             &QuantizedModel::load(zkq).unwrap(),
         ))
     };
@@ -299,7 +299,7 @@ fn circuit_commitment_is_commit(m: &bundled::BundledModel) {
     let circuit =
         ModelCircuit::with_inputs_visible(Arc::new(model.clone()), q, visibility).unwrap();
     let mut instances = circuit.instances();
-    let printed = fr_to_hex(&zkinfer_prover::commit::model_commitment(&model));
+    let printed = fr_to_hex(&zkinfer_circuits::commitment::model_commitment(&model));
     assert_eq!(fr_to_hex(&instances[0]), printed, "{}", m.name);
     let k = circuit.layout().k;
     let run = |i: Vec<_>| MockProver::run(k, &circuit, vec![i]).unwrap().verify();

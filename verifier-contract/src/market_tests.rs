@@ -1174,16 +1174,21 @@ fn a_hashed_input_binds_the_request_by_its_commitment() {
     assert_eq!(w.eth(w.market.address), U256::ZERO);
 }
 
+/// Values no instance can be: the scalar field's modulus `r` and above.
+fn outside_the_field(r: U256) -> [(&'static str, U256); 3] {
+    [
+        ("r", r),
+        ("r + 1", r + U256::from(1)),
+        ("2^256 - 1", U256::MAX),
+    ]
+}
+
 #[test]
 fn a_weights_commitment_outside_the_field_is_refused() {
     let mut w = World::new();
     let before = w.ledger();
     let r = scalar_field();
-    for (what, c) in [
-        ("r", r),
-        ("r + 1", r + U256::from(1)),
-        ("2^256 - 1", U256::MAX),
-    ] {
+    for (what, c) in outside_the_field(r) {
         for hashed in [false, true] {
             let reg = w.layout_registration(1, c, hashed);
             let out = w.market.register(&mut w.evm, w.creator, &reg).unwrap();
@@ -1214,11 +1219,7 @@ fn a_hashed_input_commitment_outside_the_field_cannot_be_requested() {
     let deadline = w.evm.timestamp() + TTL;
     let before = w.ledger();
     let r = scalar_field();
-    for (what, c) in [
-        ("r", r),
-        ("r + 1", r + U256::from(1)),
-        ("2^256 - 1", U256::MAX),
-    ] {
+    for (what, c) in outside_the_field(r) {
         let (out, id) = w
             .market
             .request(

@@ -1,11 +1,11 @@
 use crate::bundled::{self, BundledModel};
-use crate::commit::model_commitment;
 use crate::keys::VerifyingKeyFile;
 use crate::onchain::{run_market_flow, verifier_figures, OnchainFigures};
 use crate::pipeline::{print_figures, run_bundled, run_bundled_visible, RunFigures};
 use crate::progress::Progress;
 use crate::verify::verify_commitment;
 use clap::Args as ClapArgs;
+use zkinfer_circuits::commitment::model_commitment;
 use zkinfer_circuits::{InputVisibility, Visibility, WeightVisibility};
 use zkinfer_gpu::{Backend, BackendChoice};
 

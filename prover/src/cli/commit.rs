@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 use zkinfer_quantizer::{inputs, QuantizedModel};
 
-use crate::commit::{input_commitment, model_commitment, summary};
+use crate::commit::{input_commitment, summary};
 use crate::keys::{fr_from_hex, fr_to_hex, VerifyingKeyFile};
 use crate::setup::setup_vk_visible;
 use crate::srs::Srs;
 use halo2curves::bn256::Fr;
 use halo2curves::ff::Field;
+use zkinfer_circuits::commitment::model_commitment;
 
 use super::visibility::VisibilityArgs;
 use super::CliResult;

@@ -734,8 +734,7 @@ fn visibility(private_weights: bool, hashed_input: bool) -> (&'static str, &'sta
 /// the contract's big-endian bytes32.
 fn field_bytes(s: &str, what: &str) -> Result<[u8; 32], String> {
     let x = fr_from_hex(s, what).map_err(|e| e.to_string())?;
-    let hex = crate::keys::fr_to_hex(&x);
-    parse_bytes32(&hex)
+    Ok(crate::keys::fr_to_be_bytes(&x))
 }
 
 fn parse_bytes32(s: &str) -> Result<[u8; 32], String> {
