@@ -123,7 +123,7 @@ fn print_private(rows: &[(RunFigures, RunFigures)]) {
     use crate::measure::human_bytes;
     let mem = |b: Option<u64>| b.map_or("n/a".to_string(), human_bytes);
     println!(
-        "{:<12} {:>8} {:>10} {:>10} {:>7} {:>11} {:>11} {:>10} {:>8}",
+        "{:<12} {:>8} {:>10} {:>10} {:>7} {:>11} {:>11} {:>11} {:>9} {:>10} {:>8}",
         "model",
         "k",
         "fixed s",
@@ -131,13 +131,15 @@ fn print_private(rows: &[(RunFigures, RunFigures)]) {
         "ratio",
         "fixed mem",
         "private mem",
+        "private pk",
+        "proof B",
         "gate rows",
         "hashing"
     );
     for (fixed, private) in rows {
         let l = &private.layout;
         println!(
-            "{:<12} {:>8} {:>10.2} {:>10.2} {:>6.2}x {:>11} {:>11} {:>10} {:>7.1}%",
+            "{:<12} {:>8} {:>10.2} {:>10.2} {:>6.2}x {:>11} {:>11} {:>11} {:>9} {:>10} {:>7.1}%",
             fixed.model,
             format!("{}/{}", fixed.layout.k, l.k),
             fixed.prove.as_secs_f64(),
@@ -145,6 +147,8 @@ fn print_private(rows: &[(RunFigures, RunFigures)]) {
             private.prove.as_secs_f64() / fixed.prove.as_secs_f64(),
             mem(fixed.prove_peak_rss),
             mem(private.prove_peak_rss),
+            mem(private.setup_peak_rss),
+            private.proof_bytes,
             l.gate_rows,
             100.0 * l.hashing_rows as f64 / l.gate_rows.max(1) as f64
         );
